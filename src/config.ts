@@ -1,0 +1,142 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/**
+ * Every setting has one entry here: its flag (`--data-dir`), its environment twin
+ * (`KKG_DATA_DIR`), its key in a JSON config file (`dataDir`), a validator and a default.
+ * Precedence: defaults < config file < environment < flags.
+ */
+const port = z.coerce.number().int().min(0).max(65535);
+
+const OPTIONS = {
+  host: {
+    flag: 'host',
+    schema: z.string().min(1).default('0.0.0.0'),
+    help: 'address the Kafka listener binds',
+  },
+  port: { flag: 'port', schema: port.default(9092), help: 'Kafka listener port (0 picks a free port)' },
+  advertisedHost: {
+    flag: 'advertised-host',
+    schema: z.string().min(1).optional(),
+    help: 'host name clients are told to connect to (default: --host, or 127.0.0.1 when binding all addresses)',
+  },
+  metricsPort: {
+    flag: 'metrics-port',
+    schema: port.default(11001),
+    help: 'Prometheus /metrics port (MSK open monitoring uses 11001)',
+  },
+  dataDir: {
+    flag: 'data-dir',
+    schema: z.string().min(1).default('.data'),
+    help: 'folder for local state: cluster id and the embedded Kinesis and DynamoDB stand-ins',
+  },
+  logLevel: {
+    flag: 'log-level',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    help: 'fatal, error, warn, info, debug, trace or silent',
+  },
+  nodeId: {
+    flag: 'node-id',
+    schema: z.coerce.number().int().min(0).max(2147483647).default(0),
+    help: 'broker id this gateway reports',
+  },
+  socketRequestMaxBytes: {
+    flag: 'socket-request-max-bytes',
+    schema: z.coerce.number().int().min(1024).max(2147483647).default(104857600),
+    help: 'largest request accepted (socket.request.max.bytes); a larger frame closes the connection',
+  },
+  shutdownGraceMs: {
+    flag: 'shutdown-grace-ms',
+    schema: z.coerce.number().int().min(0).default(5000),
+    help: 'on SIGTERM, how long in-flight requests may take before connections are cut',
+  },
+} as const;
+
+type Options = typeof OPTIONS;
+export type OptionKey = keyof Options;
+
+const configSchema = z
+  .object(Object.fromEntries(Object.entries(OPTIONS).map(([key, o]) => [key, o.schema])) as {
+    [K in OptionKey]: Options[K]['schema'];
+  })
+  .strict();
+
+export type GatewayConfig = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export interface ConfigOption {
+  readonly key: OptionKey;
+  readonly flag: string;
+  readonly env: string;
+  readonly help: string;
+}
+
+export function envName(flag: string): string {
+  return `KKG_${flag.toUpperCase().replace(/-/g, '_')}`;
+}
+
+export const CONFIG_OPTIONS: readonly ConfigOption[] = (Object.keys(OPTIONS) as OptionKey[]).map((key) => ({
+  key,
+  flag: OPTIONS[key].flag,
+  env: envName(OPTIONS[key].flag),
+  help: OPTIONS[key].help,
+}));
+
+/** `--config FILE` names a JSON file whose keys are the camelCase option names. */
+export const CONFIG_FILE_FLAG = 'config';
+
+export interface ConfigSources {
+  readonly flags: Readonly<Record<string, string | undefined>>;
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+export function loadConfig(sources: ConfigSources): GatewayConfig {
+  const merged: Record<string, unknown> = {};
+  const configFile = sources.flags[CONFIG_FILE_FLAG] ?? sources.env[envName(CONFIG_FILE_FLAG)];
+  if (configFile !== undefined) Object.assign(merged, readConfigFile(configFile));
+  for (const option of CONFIG_OPTIONS) {
+    const fromEnv = sources.env[option.env];
+    if (fromEnv !== undefined && fromEnv !== '') merged[option.key] = fromEnv;
+    const fromFlag = sources.flags[option.flag];
+    if (fromFlag !== undefined) merged[option.key] = fromFlag;
+  }
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? '');
+      const option = CONFIG_OPTIONS.find((o) => o.key === key);
+      const name = option === undefined ? key : `--${option.flag} (${option.env}, "${key}")`;
+      return `${name || 'config'}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  return parsed.data;
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError(`config file ${path} must hold a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** The host clients are told to connect to. */
+export function advertisedHost(config: GatewayConfig): string {
+  if (config.advertisedHost !== undefined) return config.advertisedHost;
+  return config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+}

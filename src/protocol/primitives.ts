@@ -1,0 +1,424 @@
+/**
+ * Kafka wire primitives: fixed-width integers, varints, strings, bytes and UUIDs,
+ * in both the classic (int16/int32 length) and compact (unsigned varint length + 1) forms.
+ * Sans-I/O: a Reader walks a Buffer, a Writer grows one.
+ */
+
+/** Raised when bytes do not form a valid message; the server closes the connection on it. */
+export class ProtocolDecodeError extends Error {
+  override name = 'ProtocolDecodeError';
+}
+
+/** A tagged field the schema does not know, kept so that re-encoding is lossless. */
+export interface UnknownTaggedField {
+  tag: number;
+  data: Buffer;
+}
+
+export const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+
+export class Reader {
+  offset: number;
+
+  constructor(
+    readonly buffer: Buffer,
+    offset = 0,
+    readonly end = buffer.length,
+  ) {
+    this.offset = offset;
+  }
+
+  get remaining(): number {
+    return this.end - this.offset;
+  }
+
+  private need(n: number): number {
+    const at = this.offset;
+    if (n < 0 || at + n > this.end) {
+      throw new ProtocolDecodeError(`truncated: need ${n} bytes at offset ${at}, have ${this.end - at}`);
+    }
+    this.offset = at + n;
+    return at;
+  }
+
+  int8(): number {
+    return this.buffer.readInt8(this.need(1));
+  }
+
+  uint8(): number {
+    return this.buffer.readUInt8(this.need(1));
+  }
+
+  int16(): number {
+    return this.buffer.readInt16BE(this.need(2));
+  }
+
+  uint16(): number {
+    return this.buffer.readUInt16BE(this.need(2));
+  }
+
+  int32(): number {
+    return this.buffer.readInt32BE(this.need(4));
+  }
+
+  uint32(): number {
+    return this.buffer.readUInt32BE(this.need(4));
+  }
+
+  int64(): bigint {
+    return this.buffer.readBigInt64BE(this.need(8));
+  }
+
+  float64(): number {
+    return this.buffer.readDoubleBE(this.need(8));
+  }
+
+  bool(): boolean {
+    return this.buffer[this.need(1)] !== 0;
+  }
+
+  uuid(): string {
+    const at = this.need(16);
+    const hex = this.buffer.toString('hex', at, at + 16);
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  }
+
+  /** Unsigned LEB128 varint of at most 32 bits. */
+  uvarint(): number {
+    let result = 0;
+    let shift = 0;
+    for (;;) {
+      const byte = this.buffer[this.need(1)] as number;
+      if (shift === 28 && byte > 0x0f) throw new ProtocolDecodeError('varint is wider than 32 bits');
+      result |= (byte & 0x7f) << shift;
+      if ((byte & 0x80) === 0) return result >>> 0;
+      shift += 7;
+    }
+  }
+
+  /** Zig-zag signed varint of at most 32 bits. */
+  varint(): number {
+    const raw = this.uvarint();
+    return (raw >>> 1) ^ -(raw & 1);
+  }
+
+  /** Zig-zag signed varint of at most 64 bits. */
+  varlong(): bigint {
+    let result = 0n;
+    let shift = 0n;
+    for (;;) {
+      const byte = this.buffer[this.need(1)] as number;
+      result |= BigInt(byte & 0x7f) << shift;
+      if ((byte & 0x80) === 0) break;
+      shift += 7n;
+      if (shift > 63n) throw new ProtocolDecodeError('varlong is wider than 64 bits');
+    }
+    return (result >> 1n) ^ -(result & 1n);
+  }
+
+  /** Like varlong() but for values that fit a JS number (record deltas). */
+  varlongNumber(): number {
+    return Number(this.varlong());
+  }
+
+  raw(n: number): Buffer {
+    const at = this.need(n);
+    return this.buffer.subarray(at, at + n);
+  }
+
+  /** UTF-8 text; invalid sequences become U+FFFD and a leading BOM is kept, as in Kafka's Java client. */
+  private text(n: number): string {
+    const at = this.need(n);
+    return this.buffer.toString('utf8', at, at + n);
+  }
+
+  string(): string {
+    const n = this.int16();
+    if (n < 0) throw new ProtocolDecodeError('non-nullable string is null');
+    return this.text(n);
+  }
+
+  nullableString(): string | null {
+    const n = this.int16();
+    return n < 0 ? null : this.text(n);
+  }
+
+  compactString(): string {
+    const n = this.uvarint() - 1;
+    if (n < 0) throw new ProtocolDecodeError('non-nullable compact string is null');
+    return this.text(n);
+  }
+
+  compactNullableString(): string | null {
+    const n = this.uvarint() - 1;
+    return n < 0 ? null : this.text(n);
+  }
+
+  bytes(): Buffer {
+    const n = this.int32();
+    if (n < 0) throw new ProtocolDecodeError('non-nullable bytes are null');
+    return this.raw(n);
+  }
+
+  nullableBytes(): Buffer | null {
+    const n = this.int32();
+    return n < 0 ? null : this.raw(n);
+  }
+
+  compactBytes(): Buffer {
+    const n = this.uvarint() - 1;
+    if (n < 0) throw new ProtocolDecodeError('non-nullable compact bytes are null');
+    return this.raw(n);
+  }
+
+  compactNullableBytes(): Buffer | null {
+    const n = this.uvarint() - 1;
+    return n < 0 ? null : this.raw(n);
+  }
+
+  /** Array length in the classic form: int32, -1 for null. */
+  arrayLength(): number {
+    const n = this.int32();
+    this.checkCount(n);
+    return n;
+  }
+
+  /** Array length in the compact form: uvarint N+1, 0 for null (returned as -1). */
+  compactArrayLength(): number {
+    const n = this.uvarint() - 1;
+    this.checkCount(n);
+    return n;
+  }
+
+  /** Every element takes at least one byte, so a count above the bytes left is corrupt. */
+  private checkCount(n: number): void {
+    if (n > this.remaining) {
+      throw new ProtocolDecodeError(`array of ${n} elements cannot fit in ${this.remaining} bytes`);
+    }
+  }
+}
+
+export class Writer {
+  private buf: Buffer;
+  offset = 0;
+
+  constructor(initialSize = 256) {
+    this.buf = Buffer.allocUnsafe(initialSize);
+  }
+
+  private ensure(n: number): number {
+    const at = this.offset;
+    if (at + n > this.buf.length) {
+      let size = this.buf.length * 2;
+      while (size < at + n) size *= 2;
+      const next = Buffer.allocUnsafe(size);
+      this.buf.copy(next, 0, 0, at);
+      this.buf = next;
+    }
+    this.offset = at + n;
+    return at;
+  }
+
+  /** The bytes written so far (a view; copy it if the Writer is reused). */
+  finish(): Buffer {
+    return this.buf.subarray(0, this.offset);
+  }
+
+  int8(v: number): this {
+    const at = this.ensure(1);
+    this.buf.writeInt8(v, at);
+    return this;
+  }
+
+  uint8(v: number): this {
+    const at = this.ensure(1);
+    this.buf.writeUInt8(v, at);
+    return this;
+  }
+
+  int16(v: number): this {
+    const at = this.ensure(2);
+    this.buf.writeInt16BE(v, at);
+    return this;
+  }
+
+  uint16(v: number): this {
+    const at = this.ensure(2);
+    this.buf.writeUInt16BE(v, at);
+    return this;
+  }
+
+  int32(v: number): this {
+    const at = this.ensure(4);
+    this.buf.writeInt32BE(v, at);
+    return this;
+  }
+
+  uint32(v: number): this {
+    const at = this.ensure(4);
+    this.buf.writeUInt32BE(v, at);
+    return this;
+  }
+
+  int64(v: bigint): this {
+    const at = this.ensure(8);
+    this.buf.writeBigInt64BE(v, at);
+    return this;
+  }
+
+  float64(v: number): this {
+    const at = this.ensure(8);
+    this.buf.writeDoubleBE(v, at);
+    return this;
+  }
+
+  bool(v: boolean): this {
+    const at = this.ensure(1);
+    this.buf[at] = v ? 1 : 0;
+    return this;
+  }
+
+  uuid(v: string): this {
+    const hex = v.replace(/-/g, '');
+    if (hex.length !== 32 || !/^[0-9a-fA-F]+$/.test(hex)) throw new RangeError(`not a UUID: ${v}`);
+    const at = this.ensure(16);
+    this.buf.write(hex, at, 16, 'hex');
+    return this;
+  }
+
+  uvarint(v: number): this {
+    let value = v >>> 0;
+    while (value > 0x7f) {
+      const at = this.ensure(1);
+      this.buf[at] = (value & 0x7f) | 0x80;
+      value >>>= 7;
+    }
+    const at = this.ensure(1);
+    this.buf[at] = value;
+    return this;
+  }
+
+  varint(v: number): this {
+    return this.uvarint((v << 1) ^ (v >> 31));
+  }
+
+  varlong(v: bigint): this {
+    let value = BigInt.asUintN(64, (v << 1n) ^ (v >> 63n));
+    while (value > 0x7fn) {
+      const at = this.ensure(1);
+      this.buf[at] = Number(value & 0x7fn) | 0x80;
+      value >>= 7n;
+    }
+    const at = this.ensure(1);
+    this.buf[at] = Number(value);
+    return this;
+  }
+
+  varlongNumber(v: number): this {
+    if (Number.isSafeInteger(v) && v >= -0x40000000 && v < 0x40000000) return this.varint(v);
+    return this.varlong(BigInt(v));
+  }
+
+  raw(b: Uint8Array): this {
+    const at = this.ensure(b.length);
+    this.buf.set(b, at);
+    return this;
+  }
+
+  private utf8(v: string, n: number): this {
+    const at = this.ensure(n);
+    this.buf.write(v, at, n, 'utf8');
+    return this;
+  }
+
+  string(v: string): this {
+    const n = Buffer.byteLength(v, 'utf8');
+    return this.int16(n).utf8(v, n);
+  }
+
+  nullableString(v: string | null): this {
+    if (v === null) return this.int16(-1);
+    return this.string(v);
+  }
+
+  compactString(v: string): this {
+    const n = Buffer.byteLength(v, 'utf8');
+    return this.uvarint(n + 1).utf8(v, n);
+  }
+
+  compactNullableString(v: string | null): this {
+    if (v === null) return this.uvarint(0);
+    return this.compactString(v);
+  }
+
+  bytes(v: Uint8Array): this {
+    return this.int32(v.length).raw(v);
+  }
+
+  nullableBytes(v: Uint8Array | null): this {
+    if (v === null) return this.int32(-1);
+    return this.bytes(v);
+  }
+
+  compactBytes(v: Uint8Array): this {
+    return this.uvarint(v.length + 1).raw(v);
+  }
+
+  compactNullableBytes(v: Uint8Array | null): this {
+    if (v === null) return this.uvarint(0);
+    return this.compactBytes(v);
+  }
+
+  /** Reserves an int32 slot and returns a function that fills it with the bytes written since. */
+  int32LengthPrefix(): () => void {
+    const at = this.ensure(4);
+    return () => {
+      this.buf.writeInt32BE(this.offset - at - 4, at);
+    };
+  }
+
+  /**
+   * Starts a field whose unsigned-varint byte length precedes it (tagged fields).
+   * Reserves one byte; pass the returned mark to endUvarintLength() once the field is written.
+   */
+  startUvarintLength(): number {
+    return this.ensure(1);
+  }
+
+  /** Fills the length reserved by startUvarintLength(), moving the field up if the length needs more than one byte. */
+  endUvarintLength(mark: number): void {
+    const length = this.offset - mark - 1;
+    if (length > 0x7f) {
+      const extra = uvarintSize(length) - 1;
+      this.ensure(extra);
+      this.buf.copyWithin(mark + 1 + extra, mark + 1, mark + 1 + length);
+    }
+    let at = mark;
+    let value = length;
+    while (value > 0x7f) {
+      this.buf[at++] = (value & 0x7f) | 0x80;
+      value >>>= 7;
+    }
+    this.buf[at] = value;
+  }
+
+  /** Writes an int32 at a position already written (CRCs and lengths known only afterwards). */
+  patchInt32(at: number, v: number): void {
+    this.buf.writeInt32BE(v, at);
+  }
+
+  patchUInt32(at: number, v: number): void {
+    this.buf.writeUInt32BE(v, at);
+  }
+}
+
+/** Size in bytes of v as an unsigned varint. */
+export function uvarintSize(v: number): number {
+  let value = v >>> 0;
+  let size = 1;
+  while (value > 0x7f) {
+    value >>>= 7;
+    size++;
+  }
+  return size;
+}

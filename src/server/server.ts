@@ -1,0 +1,84 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { ApiRegistry } from '../apis/handler.js';
+import { Connection } from './connection.js';
+
+export interface KafkaServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly registry: ApiRegistry;
+  readonly log: Logger;
+  /** socket.request.max.bytes */
+  readonly maxRequestBytes: number;
+  readonly maxInFlightPerConnection: number;
+  readonly apiVersionsFallback: (correlationId: number) => Buffer;
+}
+
+/** The TCP listener: accepts connections and hands each one to a Connection. */
+export class KafkaServer {
+  private readonly server: Server;
+  private readonly connections = new Set<Connection>();
+  private nextConnectionId = 1;
+
+  constructor(private readonly options: KafkaServerOptions) {
+    this.server = createServer((socket) => this.accept(socket));
+  }
+
+  async listen(): Promise<{ host: string; port: number }> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port, this.options.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = this.server.address();
+    if (address === null || typeof address === 'string') throw new Error('listener has no TCP address');
+    return { host: address.address, port: address.port };
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /**
+   * Stops accepting, lets every connection answer what it has already read, then closes them.
+   * Connections still busy after `graceMs` are cut.
+   */
+  async close(graceMs: number): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const connection of this.connections) connection.stopReading();
+    const drained = Promise.all([...this.connections].map((c) => c.whenIdle()));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), graceMs);
+    });
+    const outcome = await Promise.race([drained.then(() => 'drained' as const), timedOut]);
+    clearTimeout(timer);
+    for (const connection of this.connections) {
+      if (outcome === 'timeout') connection.destroy();
+      else connection.close();
+    }
+    if (outcome === 'timeout') {
+      this.options.log.warn({ graceMs }, 'in-flight requests did not finish in time; connections cut');
+    }
+    await closed;
+  }
+
+  private accept(socket: Socket): void {
+    const connection = new Connection(socket, {
+      id: this.nextConnectionId++,
+      registry: this.options.registry,
+      log: this.options.log,
+      maxRequestBytes: this.options.maxRequestBytes,
+      maxInFlight: this.options.maxInFlightPerConnection,
+      apiVersionsFallback: this.options.apiVersionsFallback,
+    });
+    this.connections.add(connection);
+    connection.log.debug('connection opened');
+    socket.on('close', () => {
+      this.connections.delete(connection);
+      connection.log.debug('connection closed');
+    });
+  }
+}
