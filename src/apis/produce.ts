@@ -1,0 +1,234 @@
+import {
+  createProduceResponsePartitionProduceResponse,
+  produceRequest,
+  produceResponse,
+  type ProduceRequest,
+  type ProduceResponse,
+  type ProduceResponsePartitionProduceResponse,
+} from '../protocol/messages/index.js';
+import { ErrorCode } from '../protocol/errors.js';
+import {
+  decodeBatch,
+  readBatchHeader,
+  splitBatches,
+  verifyCrc,
+  RecordError,
+} from '../protocol/records/record-batch.js';
+import {
+  RecordTooLargeError,
+  toKafkaFormatRecord,
+  toKplRecords,
+  toRawRecords,
+  type GatewayRecord,
+  type KinesisPutEntry,
+} from '../kinesis/record-formats.js';
+import { WriteError, type Reservation } from '../log/stream-writer.js';
+import type { Topic } from '../log/topics.js';
+import type { ApiHandler } from './handler.js';
+import { lookupPartition, type DataPath } from './data-path.js';
+
+/** Kinesis's record size limit (data plus partition key). */
+const KINESIS_MAX_RECORD_BYTES = 1024 * 1024;
+
+/** A failure that answers one partition with a Kafka error. */
+class PartitionError extends Error {
+  constructor(
+    readonly errorCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Turns the partition's record batches into Kinesis records in the topic's format. */
+async function toKinesisEntries(topic: Topic, partition: number, records: Buffer | null): Promise<KinesisPutEntry[]> {
+  if (records === null || records.length === 0) {
+    throw new PartitionError(ErrorCode.CORRUPT_MESSAGE, 'no record batch');
+  }
+  const { batches, trailing } = splitBatches(records);
+  if (trailing.length > 0) throw new PartitionError(ErrorCode.CORRUPT_MESSAGE, 'the last record batch is truncated');
+  const entries: KinesisPutEntry[] = [];
+  for (const batch of batches) {
+    const header = readBatchHeader(batch);
+    if (batch.length > topic.maxMessageBytes) {
+      throw new PartitionError(
+        ErrorCode.MESSAGE_TOO_LARGE,
+        `record batch of ${batch.length} bytes exceeds max.message.bytes ${topic.maxMessageBytes}`,
+      );
+    }
+    if (!verifyCrc(batch)) throw new PartitionError(ErrorCode.CORRUPT_MESSAGE, 'record batch CRC mismatch');
+    if (header.isControl) throw new PartitionError(ErrorCode.INVALID_RECORD, 'producers may not write control batches');
+    if (header.isTransactional) {
+      throw new PartitionError(ErrorCode.INVALID_RECORD, 'transactions are not supported by this gateway');
+    }
+    if (topic.recordFormat === 'kafka') {
+      entries.push(toKafkaFormatRecord(partition, topic.partitionCount, batch, KINESIS_MAX_RECORD_BYTES));
+      continue;
+    }
+    const decoded = await decodeBatch(batch, { verifyCrc: false });
+    const records: GatewayRecord[] = decoded.records.map((r) => ({
+      key: r.key,
+      value: r.value,
+      headers: r.headers,
+      timestamp: header.baseTimestamp + BigInt(r.timestampDelta),
+    }));
+    if (topic.recordFormat === 'raw') {
+      entries.push(...toRawRecords(partition, topic.partitionCount, records, KINESIS_MAX_RECORD_BYTES));
+    } else {
+      const identity =
+        header.producerId >= 0n
+          ? {
+              producerId: header.producerId,
+              producerEpoch: header.producerEpoch,
+              baseSequence: header.baseSequence,
+              attributes: header.attributes,
+            }
+          : null;
+      entries.push(...toKplRecords(partition, topic.partitionCount, records, identity, KINESIS_MAX_RECORD_BYTES));
+    }
+  }
+  return entries;
+}
+
+function errorFor(err: unknown): { errorCode: number; message: string } {
+  if (err instanceof PartitionError || err instanceof RecordError) return { errorCode: err.errorCode, message: err.message };
+  if (err instanceof RecordTooLargeError) return { errorCode: ErrorCode.MESSAGE_TOO_LARGE, message: err.message };
+  if (err instanceof WriteError) {
+    const errorCode = {
+      throttled: ErrorCode.THROTTLING_QUOTA_EXCEEDED,
+      timeout: ErrorCode.REQUEST_TIMED_OUT,
+      'stream-missing': ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+      kms: ErrorCode.KAFKA_STORAGE_ERROR,
+      failed: ErrorCode.KAFKA_STORAGE_ERROR,
+    }[err.reason];
+    return { errorCode, message: err.message };
+  }
+  return { errorCode: ErrorCode.UNKNOWN_SERVER_ERROR, message: err instanceof Error ? err.message : String(err) };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export function produceHandler(dataPath: DataPath): ApiHandler<ProduceRequest, ProduceResponse> {
+  /**
+   * Per connection, the part of each request that claims write order (topic and partition
+   * lookup, then reservation) runs after the previous request's, so pipelined produce requests
+   * are written in the order they were sent.
+   */
+  const ordering = new Map<number, Promise<void>>();
+
+  return {
+    request: produceRequest,
+    response: produceResponse,
+    // Magic 2 record batches start at Produce v3.
+    minVersion: 3,
+    maxVersion: 11,
+    async handle(request, context) {
+      const response = produceResponse.create();
+      const answers: Promise<void>[] = [];
+      if (request.acks !== 0 && request.acks !== 1 && request.acks !== -1) {
+        for (const topicData of request.topicData) {
+          response.responses.push({
+            name: topicData.name,
+            partitionResponses: topicData.partitionData.map((p) =>
+              partitionResponse(p.index, ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, not ${request.acks}`),
+            ),
+          });
+        }
+        return response;
+      }
+      if (request.transactionalId !== null) {
+        for (const topicData of request.topicData) {
+          response.responses.push({
+            name: topicData.name,
+            partitionResponses: topicData.partitionData.map((p) =>
+              partitionResponse(p.index, ErrorCode.TRANSACTIONAL_ID_NOT_FOUND, 'transactions are not supported'),
+            ),
+          });
+        }
+        return response;
+      }
+
+      const previous = ordering.get(context.connectionId) ?? Promise.resolve();
+      let claimed!: () => void;
+      const claimedAll = new Promise<void>((resolve) => (claimed = resolve));
+      ordering.set(context.connectionId, claimedAll);
+
+      await previous;
+      const claims: { slot: ProduceResponsePartitionProduceResponse; work: () => Promise<void> }[] = [];
+      for (const topicData of request.topicData) {
+        const topic = await dataPath.registry.topic(topicData.name);
+        const topicResponse = { name: topicData.name, partitionResponses: [] as ProduceResponsePartitionProduceResponse[] };
+        response.responses.push(topicResponse);
+        for (const partitionData of topicData.partitionData) {
+          const slot = partitionResponse(partitionData.index, ErrorCode.NONE, null);
+          topicResponse.partitionResponses.push(slot);
+          const lookup = await lookupPartition(dataPath, topic, partitionData.index);
+          if (!lookup.ok) {
+            slot.errorCode = lookup.errorCode;
+            slot.errorMessage = lookup.message;
+            continue;
+          }
+          const { led } = lookup;
+          const reservation: Reservation = dataPath.logs.writer(lookup.topic).reserve(partitionData.index);
+          slot.logStartOffset = led.log.logStartOffset;
+          claims.push({
+            slot,
+            work: async () => {
+              let entries: KinesisPutEntry[];
+              try {
+                entries = await toKinesisEntries(lookup.topic, partitionData.index, partitionData.records);
+              } catch (err) {
+                reservation.cancel();
+                throw err;
+              }
+              reservation.fill(entries);
+              const written = await reservation.done;
+              led.tailer.kick();
+              const first = written[0];
+              if (first === undefined) return;
+              const offset = await withTimeout(led.log.offsetOfSequence(first.sequenceNumber), Math.max(request.timeoutMs, 1000));
+              if (offset === 'timeout') {
+                throw new PartitionError(ErrorCode.REQUEST_TIMED_OUT, 'written, but not yet read back to learn its offset');
+              }
+              slot.baseOffset = offset;
+            },
+          });
+        }
+      }
+      if (ordering.get(context.connectionId) === claimedAll) ordering.delete(context.connectionId);
+      claimed();
+
+      for (const claim of claims) {
+        answers.push(
+          claim.work().catch((err: unknown) => {
+            const { errorCode, message } = errorFor(err);
+            if (errorCode === ErrorCode.UNKNOWN_SERVER_ERROR) context.log.error({ err }, 'produce failed');
+            claim.slot.errorCode = errorCode;
+            claim.slot.errorMessage = message;
+            claim.slot.baseOffset = -1n;
+          }),
+        );
+      }
+      if (request.acks === 0) {
+        void Promise.all(answers);
+        return null;
+      }
+      await Promise.all(answers);
+      return response;
+    },
+  };
+}
+
+function partitionResponse(index: number, errorCode: number, errorMessage: string | null): ProduceResponsePartitionProduceResponse {
+  const response = createProduceResponsePartitionProduceResponse();
+  response.index = index;
+  response.errorCode = errorCode;
+  response.errorMessage = errorMessage;
+  return response;
+}

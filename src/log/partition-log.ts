@@ -1,0 +1,164 @@
+import type { StoredBatch } from './stored-batch.js';
+
+/** What a read from the in-memory tail returns. */
+export type TailRead =
+  | { readonly kind: 'batches'; readonly batches: readonly StoredBatch[] }
+  /** The offset is older than the tail holds: read it from Kinesis through the index. */
+  | { readonly kind: 'below-tail' };
+
+/**
+ * The leader's in-memory state of one partition: high watermark, log start offset and the
+ * recent batches (bounded by bytes), fed in log order by the partition's tailer. Fetches of
+ * the tail are served from here; waiters are woken as batches arrive.
+ */
+export class PartitionLog {
+  private batches: StoredBatch[] = [];
+  private cachedBytes = 0;
+  private dataWaiters = new Set<() => void>();
+  /** Offsets of recently seen Kinesis records by sequence number, for produce acknowledgements. */
+  private readonly offsetsBySequence = new Map<string, bigint>();
+  private sequenceWaiters = new Map<string, ((offset: bigint) => void)[]>();
+  highWatermark: bigint;
+  logStartOffset: bigint;
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    startOffset: bigint,
+    private readonly maxCachedBytes: number,
+    private readonly maxRememberedSequences = 100_000,
+  ) {
+    this.highWatermark = startOffset;
+    this.logStartOffset = 0n;
+  }
+
+  /** Oldest offset the tail still holds (the high watermark when it holds nothing). */
+  get tailStartOffset(): bigint {
+    return this.batches[0]?.baseOffset ?? this.highWatermark;
+  }
+
+  get cachedBatchCount(): number {
+    return this.batches.length;
+  }
+
+  /** Appends batches read from Kinesis, in log order, and wakes whoever waits for them. */
+  append(batches: readonly StoredBatch[]): void {
+    for (const batch of batches) {
+      if (batch.baseOffset !== this.highWatermark) {
+        throw new Error(
+          `${this.topic}-${this.partition}: batch at ${batch.baseOffset} does not follow the high watermark ${this.highWatermark}`,
+        );
+      }
+      this.batches.push(batch);
+      this.cachedBytes += batch.bytes.length;
+      this.highWatermark = batch.lastOffset + 1n;
+      this.rememberSequence(batch.position.sequenceNumber, batch.baseOffset);
+    }
+    while (this.cachedBytes > this.maxCachedBytes && this.batches.length > 1) {
+      const dropped = this.batches.shift() as StoredBatch;
+      this.cachedBytes -= dropped.bytes.length;
+    }
+    if (batches.length > 0) this.wakeData();
+  }
+
+  /** Notes a Kinesis record that holds nothing of this partition but may be awaited. */
+  observeSequence(sequenceNumber: string): void {
+    this.rememberSequence(sequenceNumber, this.highWatermark);
+  }
+
+  /**
+   * Whole batches from `offset` on, up to `maxBytes` (at least one batch when any is there,
+   * as Kafka does so that a large batch never blocks a consumer).
+   */
+  read(offset: bigint, maxBytes: number): TailRead {
+    if (offset >= this.highWatermark) return { kind: 'batches', batches: [] };
+    if (offset < this.tailStartOffset) return { kind: 'below-tail' };
+    let index = this.firstBatchEndingAtOrAfter(offset);
+    const out: StoredBatch[] = [];
+    let bytes = 0;
+    for (; index < this.batches.length; index++) {
+      const batch = this.batches[index] as StoredBatch;
+      if (out.length > 0 && bytes + batch.bytes.length > maxBytes) break;
+      out.push(batch);
+      bytes += batch.bytes.length;
+    }
+    return { kind: 'batches', batches: out };
+  }
+
+  /** The first cached batch with a record whose timestamp is at least `timestampMs`. */
+  firstBatchWithTimestamp(timestampMs: bigint): StoredBatch | undefined {
+    return this.batches.find((b) => b.maxTimestamp >= timestampMs);
+  }
+
+  /** Resolves when the high watermark moves past `offset`, or after `timeoutMs`. */
+  waitForData(offset: bigint, timeoutMs: number): Promise<void> {
+    if (offset < this.highWatermark || timeoutMs <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.dataWaiters.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, timeoutMs);
+      this.dataWaiters.add(wake);
+    });
+  }
+
+  /** Wakes every data waiter now (shutdown, leadership lost). */
+  wakeAll(): void {
+    this.wakeData();
+  }
+
+  /**
+   * The offset of the first record of this partition at or after the Kinesis record with this
+   * sequence number, once the tailer has read that far.
+   */
+  offsetOfSequence(sequenceNumber: string): Promise<bigint> {
+    const known = this.offsetsBySequence.get(sequenceNumber);
+    if (known !== undefined) return Promise.resolve(known);
+    return new Promise((resolve) => {
+      const waiting = this.sequenceWaiters.get(sequenceNumber) ?? [];
+      waiting.push(resolve);
+      this.sequenceWaiters.set(sequenceNumber, waiting);
+    });
+  }
+
+  /** Rejects nothing: waiters of sequences that will never be seen are dropped on leadership loss. */
+  forgetSequenceWaiters(): number {
+    const count = this.sequenceWaiters.size;
+    this.sequenceWaiters = new Map();
+    return count;
+  }
+
+  private rememberSequence(sequenceNumber: string, offset: bigint): void {
+    if (!this.offsetsBySequence.has(sequenceNumber)) {
+      this.offsetsBySequence.set(sequenceNumber, offset);
+      if (this.offsetsBySequence.size > this.maxRememberedSequences) {
+        const oldest = this.offsetsBySequence.keys().next().value as string;
+        this.offsetsBySequence.delete(oldest);
+      }
+    }
+    const waiting = this.sequenceWaiters.get(sequenceNumber);
+    if (waiting !== undefined) {
+      this.sequenceWaiters.delete(sequenceNumber);
+      for (const resolve of waiting) resolve(offset);
+    }
+  }
+
+  private firstBatchEndingAtOrAfter(offset: bigint): number {
+    let low = 0;
+    let high = this.batches.length - 1;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if ((this.batches[mid] as StoredBatch).lastOffset < offset) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+
+  private wakeData(): void {
+    const waiters = this.dataWaiters;
+    this.dataWaiters = new Set();
+    for (const wake of waiters) wake();
+  }
+}

@@ -1,0 +1,182 @@
+import {
+  ExpiredIteratorException,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type KinesisClient,
+  type _Record as KinesisRecord,
+} from '@aws-sdk/client-kinesis';
+import { fromKinesisRecord, type DecodedEntry } from '../kinesis/record-formats.js';
+import { readOrderForPartition, type ShardInfo } from '../kinesis/lineage.js';
+import { buildStoredBatches, type StoredBatch } from './stored-batch.js';
+
+/** Where a reader begins: a Kinesis record (and sub-record) whose offset is known. */
+export interface ReadStart {
+  readonly shardId: string;
+  /** AT_SEQUENCE_NUMBER of this record; undefined reads the shard from its trim horizon. */
+  readonly sequenceNumber?: string;
+  /** Sub-records of this partition to skip in the first record. */
+  readonly skip: number;
+  /** The offset of the first record read. */
+  readonly offset: bigint;
+}
+
+/** The stream a partition's records live in, as the reader needs it. */
+export interface PartitionSource {
+  readonly streamName: string;
+  readonly partition: number;
+  readonly partitionCount: number;
+  listShards(): Promise<readonly ShardInfo[]>;
+}
+
+export interface ReadStep {
+  readonly batches: StoredBatch[];
+  /** Sequence numbers of every Kinesis record read, with or without records of this partition. */
+  readonly sequenceNumbers: string[];
+  /** The reader is at the tip of an open shard: nothing more to read for now. */
+  readonly caughtUp: boolean;
+}
+
+/**
+ * Reads one partition's log forward from a known position: its shards in lineage order
+ * (parents before children), each record decoded and filtered to the partition, offsets
+ * counted from the start position. Stateless about the cache; the tailer and cold fetches
+ * both use it.
+ */
+export class PartitionReader {
+  private shard: ShardInfo | undefined;
+  private iterator: string | undefined;
+  private lastSequence: string | undefined;
+  private skip: number;
+  private started = false;
+  nextOffset: bigint;
+
+  constructor(
+    private readonly kinesis: KinesisClient,
+    private readonly source: PartitionSource,
+    private readonly start: ReadStart,
+    private readonly leaderEpoch: () => number,
+  ) {
+    this.nextOffset = start.offset;
+    this.skip = start.skip;
+  }
+
+  get shardId(): string | undefined {
+    return this.shard?.shardId;
+  }
+
+  /** One GetRecords call (or a move to the next shard). */
+  async step(limit = 10_000): Promise<ReadStep> {
+    if (!this.started) await this.open();
+    if (this.shard === undefined || this.iterator === undefined) {
+      return { batches: [], sequenceNumbers: [], caughtUp: true };
+    }
+    let response;
+    try {
+      response = await this.kinesis.send(new GetRecordsCommand({ ShardIterator: this.iterator, Limit: limit }));
+    } catch (err) {
+      if (err instanceof ExpiredIteratorException) {
+        this.iterator = await this.iteratorAfterLast();
+        return { batches: [], sequenceNumbers: [], caughtUp: false };
+      }
+      throw err;
+    }
+    const batches: StoredBatch[] = [];
+    const sequenceNumbers: string[] = [];
+    for (const record of response.Records ?? []) {
+      sequenceNumbers.push(record.SequenceNumber as string);
+      batches.push(...this.decode(record));
+      this.lastSequence = record.SequenceNumber;
+    }
+    if (response.NextShardIterator === undefined || response.NextShardIterator === null) {
+      // The shard is closed and read to its end: continue with the next shard of the lineage.
+      await this.advanceShard();
+      return { batches, sequenceNumbers, caughtUp: false };
+    }
+    this.iterator = response.NextShardIterator;
+    const caughtUp = (response.Records?.length ?? 0) === 0 && (response.MillisBehindLatest ?? 0) === 0;
+    return { batches, sequenceNumbers, caughtUp };
+  }
+
+  private decode(record: KinesisRecord): StoredBatch[] {
+    const shard = this.shard as ShardInfo;
+    const entries: DecodedEntry[] = fromKinesisRecord(
+      {
+        data: record.Data ?? new Uint8Array(0),
+        partitionKey: record.PartitionKey ?? '',
+        approximateArrivalTimestamp: record.ApproximateArrivalTimestamp ?? new Date(),
+        sequenceNumber: record.SequenceNumber as string,
+      },
+      this.source.partitionCount,
+      { shardRange: shard.hashKeyRange },
+    ).filter((e) => e.partition === this.source.partition);
+    const skip = this.skip;
+    this.skip = 0;
+    if (entries.length <= skip) return [];
+    const batches = buildStoredBatches(
+      entries,
+      {
+        shardId: shard.shardId,
+        sequenceNumber: record.SequenceNumber as string,
+        arrivalMs: BigInt((record.ApproximateArrivalTimestamp ?? new Date()).getTime()),
+      },
+      this.nextOffset,
+      this.leaderEpoch(),
+      skip,
+    );
+    const last = batches[batches.length - 1];
+    if (last !== undefined) this.nextOffset = last.lastOffset + 1n;
+    return batches;
+  }
+
+  private async open(): Promise<void> {
+    this.started = true;
+    const shards = await this.source.listShards();
+    this.shard = shards.find((s) => s.shardId === this.start.shardId);
+    if (this.shard === undefined) {
+      throw new Error(`shard ${this.start.shardId} of stream ${this.source.streamName} no longer exists`);
+    }
+    this.iterator = await this.getIterator(
+      this.shard.shardId,
+      this.start.sequenceNumber === undefined
+        ? { ShardIteratorType: 'TRIM_HORIZON' }
+        : { ShardIteratorType: 'AT_SEQUENCE_NUMBER', StartingSequenceNumber: this.start.sequenceNumber },
+    );
+  }
+
+  private async advanceShard(): Promise<void> {
+    const current = this.shard as ShardInfo;
+    const order = readOrderForPartition(await this.source.listShards(), this.source.partition, this.source.partitionCount);
+    const index = order.findIndex((s) => s.shardId === current.shardId);
+    const next = order[index + 1];
+    this.shard = next;
+    this.iterator = next === undefined ? undefined : await this.getIterator(next.shardId, { ShardIteratorType: 'TRIM_HORIZON' });
+  }
+
+  private iteratorAfterLast(): Promise<string | undefined> {
+    const shard = this.shard as ShardInfo;
+    if (this.lastSequence === undefined) {
+      return this.start.sequenceNumber === undefined
+        ? this.getIterator(shard.shardId, { ShardIteratorType: 'TRIM_HORIZON' })
+        : this.getIterator(shard.shardId, {
+            ShardIteratorType: 'AT_SEQUENCE_NUMBER',
+            StartingSequenceNumber: this.start.sequenceNumber,
+          });
+    }
+    return this.getIterator(shard.shardId, {
+      ShardIteratorType: 'AFTER_SEQUENCE_NUMBER',
+      StartingSequenceNumber: this.lastSequence,
+    });
+  }
+
+  private async getIterator(
+    shardId: string,
+    position:
+      | { ShardIteratorType: 'TRIM_HORIZON' }
+      | { ShardIteratorType: 'AT_SEQUENCE_NUMBER' | 'AFTER_SEQUENCE_NUMBER'; StartingSequenceNumber: string },
+  ): Promise<string | undefined> {
+    const response = await this.kinesis.send(
+      new GetShardIteratorCommand({ StreamName: this.source.streamName, ShardId: shardId, ...position }),
+    );
+    return response.ShardIterator;
+  }
+}

@@ -1,0 +1,137 @@
+import {
+  NO_PRODUCER_EPOCH,
+  NO_PRODUCER_ID,
+  NO_SEQUENCE,
+  TimestampType,
+  encodeBatchSync,
+  readBatchHeader,
+  setBaseOffset,
+  setPartitionLeaderEpoch,
+  type KafkaRecord,
+} from '../protocol/records/record-batch.js';
+import type { DecodedEntry, GatewayRecord } from '../kinesis/record-formats.js';
+
+/** Where a record sits in Kinesis: the Kinesis record, and which of its sub-records for this partition. */
+export interface KinesisPosition {
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  /** Index among this partition's sub-records of that Kinesis record. */
+  readonly subIndex: number;
+}
+
+/**
+ * A Kafka record batch of the partition's log, with its offsets assigned: what Fetch returns.
+ * Built from one Kinesis record (an aggregate, a kafka-format batch, or plain records).
+ */
+export interface StoredBatch {
+  readonly baseOffset: bigint;
+  readonly lastOffset: bigint;
+  readonly maxTimestamp: bigint;
+  /** RecordBatch v2 bytes with baseOffset set. */
+  readonly bytes: Buffer;
+  readonly position: KinesisPosition;
+}
+
+export interface KinesisRecordMeta {
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  readonly arrivalMs: bigint;
+}
+
+function toKafkaRecords(records: readonly GatewayRecord[], baseTimestamp: bigint): KafkaRecord[] {
+  return records.map((r, i) => ({
+    offsetDelta: i,
+    timestampDelta: Number(r.timestamp - baseTimestamp),
+    key: r.key,
+    value: r.value,
+    headers: r.headers,
+  }));
+}
+
+/**
+ * Turns one Kinesis record's entries for a partition (already filtered to it, in sub-record
+ * order) into stored batches starting at `nextOffset`. Entries from `skip` on are kept: a
+ * reader that starts at an index anchor skips the sub-records before the anchored one.
+ */
+export function buildStoredBatches(
+  entries: readonly DecodedEntry[],
+  meta: KinesisRecordMeta,
+  nextOffset: bigint,
+  leaderEpoch: number,
+  skip = 0,
+): StoredBatch[] {
+  const batches: StoredBatch[] = [];
+  let offset = nextOffset;
+  let pending: GatewayRecord[] = [];
+  let pendingStart = skip;
+  let identity: { producerId: bigint; producerEpoch: number; baseSequence: number } | null = null;
+  let logAppendTime = false;
+
+  const flush = (endIndex: number): void => {
+    if (pending.length === 0) return;
+    const baseTimestamp = pending.reduce((min, r) => (r.timestamp < min ? r.timestamp : min), pending[0]!.timestamp);
+    const maxTimestamp = pending.reduce((max, r) => (r.timestamp > max ? r.timestamp : max), baseTimestamp);
+    const bytes = encodeBatchSync({
+      records: toKafkaRecords(pending, baseTimestamp),
+      baseOffset: offset,
+      baseTimestamp,
+      maxTimestamp,
+      partitionLeaderEpoch: leaderEpoch,
+      timestampType: logAppendTime ? TimestampType.LOG_APPEND_TIME : TimestampType.CREATE_TIME,
+      producerId: identity?.producerId ?? NO_PRODUCER_ID,
+      producerEpoch: identity?.producerEpoch ?? NO_PRODUCER_EPOCH,
+      baseSequence: identity?.baseSequence ?? NO_SEQUENCE,
+    });
+    const lastOffset = offset + BigInt(pending.length - 1);
+    batches.push({
+      baseOffset: offset,
+      lastOffset,
+      maxTimestamp,
+      bytes,
+      position: { shardId: meta.shardId, sequenceNumber: meta.sequenceNumber, subIndex: pendingStart },
+    });
+    offset = lastOffset + 1n;
+    pending = [];
+    pendingStart = endIndex;
+    identity = null;
+  };
+
+  for (let index = skip; index < entries.length; index++) {
+    const entry = entries[index] as DecodedEntry;
+    if (entry.kind === 'kafka-batch') {
+      flush(index);
+      const bytes = Buffer.from(entry.batch);
+      const header = readBatchHeader(bytes);
+      setBaseOffset(bytes, offset);
+      setPartitionLeaderEpoch(bytes, leaderEpoch);
+      const lastOffset = offset + BigInt(header.lastOffsetDelta);
+      batches.push({
+        baseOffset: offset,
+        lastOffset,
+        maxTimestamp: header.maxTimestamp,
+        bytes,
+        position: { shardId: meta.shardId, sequenceNumber: meta.sequenceNumber, subIndex: index },
+      });
+      offset = lastOffset + 1n;
+      pendingStart = index + 1;
+      continue;
+    }
+    if (entry.aggregate !== undefined) {
+      // A new producer batch starts here: keep batch identities apart.
+      flush(index);
+      const id = entry.aggregate.identity;
+      if (id !== null && entry.aggregate.aggregateIndex === 0) {
+        identity = { producerId: id.producerId, producerEpoch: id.producerEpoch, baseSequence: id.baseSequence };
+      }
+    }
+    if (entry.origin === 'plain' || entry.origin === 'foreign-kpl') {
+      // Records written straight to Kinesis: their time is the arrival time (LogAppendTime).
+      logAppendTime = true;
+      pending.push({ ...entry.record, timestamp: meta.arrivalMs });
+    } else {
+      pending.push(entry.record);
+    }
+  }
+  flush(entries.length);
+  return batches;
+}

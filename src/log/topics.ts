@@ -1,0 +1,19 @@
+import type { RecordFormat } from '../kinesis/record-formats.js';
+import type { ShardInfo } from '../kinesis/lineage.js';
+import type { TopicCatalog, TopicDescription } from './catalog.js';
+
+/** A topic with what the data path needs: its stream, format and limits. */
+export interface Topic extends TopicDescription {
+  readonly streamName: string;
+  /** kinesis.record.format */
+  readonly recordFormat: RecordFormat;
+  /** max.message.bytes: the largest record batch a producer may send. */
+  readonly maxMessageBytes: number;
+  /** The stream's shards, cached; `refresh` asks Kinesis again (after a shard closes). */
+  listShards(refresh?: boolean): Promise<readonly ShardInfo[]>;
+}
+
+/** The topics the data path reads and writes (backed by Kinesis streams and the topics table). */
+export interface TopicRegistry extends TopicCatalog {
+  topic(name: string): Promise<Topic | undefined>;
+}
