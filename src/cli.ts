@@ -80,7 +80,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const log = createLogger(config.logLevel);
-  const gateway = await Gateway.start(config, log);
+  const gateway = await Gateway.start(config, log, { env: process.env });
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {

@@ -45,6 +45,61 @@ const OPTIONS = {
     schema: z.coerce.number().int().min(1024).max(2147483647).default(104857600),
     help: 'largest request accepted (socket.request.max.bytes); a larger frame closes the connection',
   },
+  kinesisEndpoint: {
+    flag: 'kinesis-endpoint',
+    schema: z.string().url().optional(),
+    help: 'Kinesis endpoint URL (default: AWS for --region; with no AWS settings an embedded kinesalite)',
+  },
+  dynamodbEndpoint: {
+    flag: 'dynamodb-endpoint',
+    schema: z.string().url().optional(),
+    help: 'DynamoDB endpoint URL (default: AWS for --region; with no AWS settings an embedded dynalite)',
+  },
+  region: {
+    flag: 'region',
+    schema: z.string().min(1).optional(),
+    help: 'AWS region (default: AWS_REGION or AWS_DEFAULT_REGION; none of these and no endpoints: embedded stand-ins)',
+  },
+  streamPrefix: {
+    flag: 'stream-prefix',
+    schema: z.string().regex(/^[a-zA-Z0-9_.-]{0,64}$/, 'letters, digits, "_", "." and "-", at most 64').default(''),
+    help: 'prefix of the Kinesis stream names that are topics (topic t is stream <prefix>t)',
+  },
+  tablePrefix: {
+    flag: 'table-prefix',
+    schema: z.string().regex(/^[a-zA-Z0-9_.-]{1,200}$/, 'letters, digits, "_", "." and "-"').default('kkg-'),
+    help: 'prefix of the gateway\'s DynamoDB table names',
+  },
+  autoCreateTopics: {
+    flag: 'auto-create-topics',
+    schema: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+    help: 'create a topic when a client asks for one that does not exist (auto.create.topics.enable)',
+  },
+  numPartitions: {
+    flag: 'num-partitions',
+    schema: z.coerce.number().int().min(1).max(10000).default(1),
+    help: 'partitions of auto-created topics and of CreateTopics with -1 (num.partitions)',
+  },
+  tailCacheBytes: {
+    flag: 'tail-cache-bytes',
+    schema: z.coerce.number().int().min(1 << 20).default(64 * 1024 * 1024),
+    help: 'memory for recent record batches, shared by the partitions this node leads',
+  },
+  leaseTtlMs: {
+    flag: 'lease-ttl-ms',
+    schema: z.coerce.number().int().min(1000).default(10_000),
+    help: 'partition lease duration; a crashed node\'s partitions move after this',
+  },
+  kinesisPollIntervalMs: {
+    flag: 'kinesis-poll-interval-ms',
+    schema: z.coerce.number().int().min(1).optional(),
+    help: 'pause between GetRecords calls of a caught-up shard (default 200, Kinesis allows 5/s per shard; embedded 20)',
+  },
+  indexIntervalBytes: {
+    flag: 'index-interval-bytes',
+    schema: z.coerce.number().int().min(1024).default(1024 * 1024),
+    help: 'write an offset index anchor after this many bytes of a partition (index.interval.bytes)',
+  },
   shutdownGraceMs: {
     flag: 'shutdown-grace-ms',
     schema: z.coerce.number().int().min(0).default(5000),

@@ -1,12 +1,23 @@
 import type { Logger } from 'pino';
 import { apiVersionsFallback, apiVersionsHandler } from './apis/api-versions.js';
+import type { DataPath } from './apis/data-path.js';
 import { describeClusterHandler } from './apis/describe-cluster.js';
+import { fetchHandler } from './apis/fetch.js';
 import { ApiRegistry, registerApi } from './apis/handler.js';
+import { listOffsetsHandler } from './apis/list-offsets.js';
 import { metadataHandler } from './apis/metadata.js';
+import { offsetForLeaderEpochHandler } from './apis/offset-for-leader-epoch.js';
+import { produceHandler } from './apis/produce.js';
+import { setUpAws, type AwsResources } from './aws-setup.js';
 import { loadOrCreateClusterId } from './cluster/cluster-id.js';
 import { SingleNodeCluster } from './cluster/cluster.js';
+import { DynamoLeaseStore } from './cluster/leases.js';
 import { advertisedHost, type GatewayConfig } from './config.js';
-import { StaticTopicCatalog, type TopicCatalog } from './log/catalog.js';
+import { LogManager } from './log/log-manager.js';
+import { DynamoOffsetIndex } from './log/offset-index.js';
+import { DynamoTopicStore } from './log/topic-store.js';
+import { KinesisTopicManager } from './log/topic-manager.js';
+import { metadataAutoCreate, topicAdminApis } from './apis/topic-admin.js';
 import { MetricsServer } from './metrics/http.js';
 import { createMetricsRegistry } from './metrics/registry.js';
 import { KafkaServer } from './server/server.js';
@@ -17,19 +28,34 @@ export interface GatewayAddresses {
   readonly metricsPort: number;
 }
 
+/** What the APIs are built from. */
+export interface GatewayParts {
+  readonly config: GatewayConfig;
+  readonly aws: AwsResources;
+  readonly cluster: SingleNodeCluster;
+  readonly topics: KinesisTopicManager;
+  readonly logs: LogManager;
+  readonly log: Logger;
+}
+
+export interface GatewayOptions {
+  /** The environment AWS settings are read from (default: process.env). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
 /** Wires the listener, the API handlers, the cluster view and storage together. */
 export class Gateway {
   private constructor(
     private readonly kafka: KafkaServer,
     private readonly metrics: MetricsServer,
-    private readonly log: Logger,
-    private readonly shutdownGraceMs: number,
+    private readonly parts: GatewayParts,
     readonly addresses: GatewayAddresses,
     readonly clusterId: string,
   ) {}
 
-  static async start(config: GatewayConfig, log: Logger, catalog: TopicCatalog = new StaticTopicCatalog()): Promise<Gateway> {
+  static async start(config: GatewayConfig, log: Logger, options: GatewayOptions): Promise<Gateway> {
     const clusterId = loadOrCreateClusterId(config.dataDir);
+    const aws = await setUpAws(config, options.env ?? process.env, log);
     const registry = new ApiRegistry();
     const kafka = new KafkaServer({
       host: config.host,
@@ -47,23 +73,67 @@ export class Gateway {
       port,
       rack: null,
     });
+    const logs = new LogManager(
+      aws.kinesis,
+      new DynamoOffsetIndex(aws.dynamodb, aws.tables.offsetIndex),
+      new DynamoLeaseStore(aws.dynamodb, aws.tables.leases),
+      {
+        tailCacheBytes: config.tailCacheBytes,
+        leaseTtlMs: config.leaseTtlMs,
+        pollIntervalMs: config.kinesisPollIntervalMs ?? (aws.embedded ? 20 : 200),
+        indexIntervalBytes: config.indexIntervalBytes,
+        indexIntervalMs: 5000,
+        writeTimeoutMs: 30_000,
+      },
+      log,
+    );
+    const topics = new KinesisTopicManager(aws.kinesis, new DynamoTopicStore(aws.dynamodb, aws.tables.topics), {
+      streamPrefix: config.streamPrefix,
+      defaultReplicationFactor: 1,
+      defaultPartitions: config.numPartitions,
+      autoCreateTopics: config.autoCreateTopics,
+      defaultStreamMode: 'PROVISIONED',
+      clusterDefaults: {},
+      log,
+    });
+    const parts: GatewayParts = { config, aws, cluster, topics, logs, log };
+    const dataPath: DataPath = { registry: topics, logs, cluster };
     registry
       .add(registerApi(apiVersionsHandler(registry)))
-      .add(registerApi(metadataHandler({ cluster, catalog, streamPrefixLength: 0 })))
-      .add(registerApi(describeClusterHandler(cluster)));
+      .add(
+        registerApi(
+          metadataHandler({
+            cluster,
+            catalog: topics,
+            streamPrefixLength: config.streamPrefix.length,
+            autoCreate: metadataAutoCreate(topics),
+          }),
+        ),
+      )
+      .add(registerApi(describeClusterHandler(cluster)))
+      .add(registerApi(produceHandler(dataPath)))
+      .add(registerApi(fetchHandler(dataPath)))
+      .add(registerApi(listOffsetsHandler(dataPath)))
+      .add(registerApi(offsetForLeaderEpochHandler(dataPath)));
+    for (const api of topicAdminApis({ topics, cluster, onTopicDeleted: (topic) => logs.forgetTopic(topic.topicId) })) {
+      registry.add(api);
+    }
 
     const metrics = new MetricsServer(createMetricsRegistry());
     const metricsPort = await metrics.listen(config.host, config.metricsPort);
     const addresses = { host: cluster.self.host, port, metricsPort };
     log.info({ ...addresses, clusterId, nodeId: config.nodeId }, 'gateway listening');
-    return new Gateway(kafka, metrics, log, config.shutdownGraceMs, addresses, clusterId);
+    return new Gateway(kafka, metrics, parts, addresses, clusterId);
   }
 
-  /** Stops accepting, answers what was already read, then closes everything. */
+  /** Stops accepting, answers what was already read, gives leases up, then closes everything. */
   async stop(): Promise<void> {
-    this.log.info('gateway stopping');
-    await this.kafka.close(this.shutdownGraceMs);
+    const { log, logs, aws, config } = this.parts;
+    log.info('gateway stopping');
+    await this.kafka.close(config.shutdownGraceMs);
+    await logs.shutdown();
     await this.metrics.close();
-    this.log.info('gateway stopped');
+    await aws.close();
+    log.info('gateway stopped');
   }
 }

@@ -14,10 +14,19 @@ import type { ApiHandler } from './handler.js';
 
 type TopicEntry = MetadataResponse['topics'][number];
 
+/** What auto-creating a topic gave: the topic, or the error to report for it (LEADER_NOT_AVAILABLE while it is being created). */
+export type MetadataAutoCreateOutcome = { readonly topic: TopicDescription } | { readonly errorCode: number };
+
 export interface MetadataDependencies {
   readonly cluster: ClusterView;
   readonly catalog: TopicCatalog;
   readonly streamPrefixLength: number;
+  /**
+   * Creates a missing topic when the request allows it (v4+ allow_auto_topic_creation; always
+   * for v0-3, as Kafka does); absent: missing topics are UNKNOWN_TOPIC_OR_PARTITION. Whether
+   * the gateway auto-creates at all (auto.create.topics.enable) is this function's business.
+   */
+  readonly autoCreate?: (name: string) => Promise<MetadataAutoCreateOutcome>;
 }
 
 export function metadataHandler(deps: MetadataDependencies): ApiHandler<MetadataRequest, MetadataResponse> {
@@ -42,7 +51,7 @@ export function metadataHandler(deps: MetadataDependencies): ApiHandler<Metadata
     return entry;
   }
 
-  async function lookup(requested: MetadataRequestMetadataRequestTopic): Promise<TopicEntry> {
+  async function lookup(requested: MetadataRequestMetadataRequestTopic, allowAutoCreate: boolean): Promise<TopicEntry> {
     if (requested.name === null) {
       const byId = await catalog.getTopicById(requested.topicId);
       if (byId !== undefined) return describe(byId);
@@ -54,7 +63,12 @@ export function metadataHandler(deps: MetadataDependencies): ApiHandler<Metadata
       return errorEntry(requested.name, ErrorCode.INVALID_TOPIC_EXCEPTION);
     }
     const topic = await catalog.getTopic(requested.name);
-    return topic === undefined ? errorEntry(requested.name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) : describe(topic);
+    if (topic !== undefined) return describe(topic);
+    if (allowAutoCreate && deps.autoCreate !== undefined) {
+      const outcome = await deps.autoCreate(requested.name);
+      return 'topic' in outcome ? describe(outcome.topic) : errorEntry(requested.name, outcome.errorCode);
+    }
+    return errorEntry(requested.name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   }
 
   return {
@@ -72,7 +86,8 @@ export function metadataHandler(deps: MetadataDependencies): ApiHandler<Metadata
       if (everyTopic) {
         response.topics = (await catalog.listTopics()).map(describe);
       } else {
-        response.topics = await Promise.all((request.topics ?? []).map(lookup));
+        const allowAutoCreate = context.apiVersion < 4 || request.allowAutoTopicCreation;
+        response.topics = await Promise.all((request.topics ?? []).map((t) => lookup(t, allowAutoCreate)));
       }
       if (request.includeTopicAuthorizedOperations) {
         for (const topic of response.topics) {

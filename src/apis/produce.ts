@@ -125,33 +125,23 @@ export function produceHandler(dataPath: DataPath): ApiHandler<ProduceRequest, P
   return {
     request: produceRequest,
     response: produceResponse,
-    // Magic 2 record batches start at Produce v3.
-    minVersion: 3,
+    // Versions 0-2 carry only magic 0/1 message sets, which get UNSUPPORTED_FOR_MESSAGE_FORMAT;
+    // they are advertised anyway because librdkafka (before 2.10) compresses only when the
+    // broker advertises Produce v0 (as Kafka 4 brokers still do, for the same reason).
+    minVersion: 0,
     maxVersion: 11,
     async handle(request, context) {
       const response = produceResponse.create();
       const answers: Promise<void>[] = [];
-      if (request.acks !== 0 && request.acks !== 1 && request.acks !== -1) {
+      const refusal = refuse(request, context.apiVersion);
+      if (refusal !== null) {
         for (const topicData of request.topicData) {
           response.responses.push({
             name: topicData.name,
-            partitionResponses: topicData.partitionData.map((p) =>
-              partitionResponse(p.index, ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, not ${request.acks}`),
-            ),
+            partitionResponses: topicData.partitionData.map((p) => partitionResponse(p.index, refusal.errorCode, refusal.message)),
           });
         }
-        return response;
-      }
-      if (request.transactionalId !== null) {
-        for (const topicData of request.topicData) {
-          response.responses.push({
-            name: topicData.name,
-            partitionResponses: topicData.partitionData.map((p) =>
-              partitionResponse(p.index, ErrorCode.TRANSACTIONAL_ID_NOT_FOUND, 'transactions are not supported'),
-            ),
-          });
-        }
-        return response;
+        return request.acks === 0 ? null : response;
       }
 
       const previous = ordering.get(context.connectionId) ?? Promise.resolve();
@@ -223,6 +213,20 @@ export function produceHandler(dataPath: DataPath): ApiHandler<ProduceRequest, P
       return response;
     },
   };
+}
+
+/** Whole-request refusals, answered for every partition. */
+function refuse(request: ProduceRequest, apiVersion: number): { errorCode: number; message: string } | null {
+  if (apiVersion < 3) {
+    return { errorCode: ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, message: 'Produce v0-2 (message format v0/v1) is not supported' };
+  }
+  if (request.acks !== 0 && request.acks !== 1 && request.acks !== -1) {
+    return { errorCode: ErrorCode.INVALID_REQUIRED_ACKS, message: `acks must be -1, 0 or 1, not ${request.acks}` };
+  }
+  if (request.transactionalId !== null) {
+    return { errorCode: ErrorCode.TRANSACTIONAL_ID_NOT_FOUND, message: 'transactions are not supported' };
+  }
+  return null;
 }
 
 function partitionResponse(index: number, errorCode: number, errorMessage: string | null): ProduceResponsePartitionProduceResponse {

@@ -217,6 +217,10 @@ export class TableNames {
   readonly topics: string;
   readonly offsetIndex: string;
   readonly leases: string;
+  /** Committed consumer-group offsets (src/groups/dynamo-offset-store.ts). */
+  readonly groupOffsets: string;
+  /** The producer id counter (src/producers/producer-ids.ts). */
+  readonly producerIds: string;
 
   constructor(readonly prefix: string) {
     if (!/^[a-zA-Z0-9_.-]*$/.test(prefix)) {
@@ -226,6 +230,8 @@ export class TableNames {
     this.topics = `${prefix}topics`;
     this.offsetIndex = `${prefix}offset-index`;
     this.leases = `${prefix}leases`;
+    this.groupOffsets = `${prefix}group-offsets`;
+    this.producerIds = `${prefix}producer-ids`;
   }
 }
 
@@ -250,6 +256,8 @@ export function gatewayTableSpecs(names: TableNames): TableSpec[] {
       ],
     },
     { name: names.leases, partitionKey: { name: 'resource', type: 'S' } },
+    { name: names.groupOffsets, partitionKey: { name: 'group', type: 'S' }, sortKey: { name: 'tp', type: 'S' } },
+    { name: names.producerIds, partitionKey: { name: 'counter', type: 'S' } },
   ];
 }
 

@@ -29,6 +29,8 @@ export class PartitionTailer {
   private bytesSinceAnchor = 0;
   private lastAnchorAt = 0;
   private lastAnchorOffset = -1n;
+  /** Greatest record timestamp read so far: anchors carry it, so anchor times never decrease. */
+  private maxTimestamp = -1n;
   private loop: Promise<void> | undefined;
   private caughtUpOnce: Promise<void>;
   private markCaughtUp: () => void = () => undefined;
@@ -59,6 +61,7 @@ export class PartitionTailer {
     }
     this.log.highWatermark = start.offset;
     this.lastAnchorOffset = anchor?.offset ?? -1n;
+    this.maxTimestamp = BigInt(anchor?.timestampMs ?? -1);
     this.reader = new PartitionReader(this.kinesis, this.source, start, this.leaderEpoch);
     this.running = true;
     this.loop = this.run();
@@ -135,7 +138,11 @@ export class PartitionTailer {
   }
 
   private maybeAnchor(batches: readonly StoredBatch[]): void {
-    for (const batch of batches) this.bytesSinceAnchor += batch.bytes.length;
+    const timestampBefore = this.maxTimestamp;
+    for (const batch of batches) {
+      this.bytesSinceAnchor += batch.bytes.length;
+      if (batch.maxTimestamp > this.maxTimestamp) this.maxTimestamp = batch.maxTimestamp;
+    }
     const now = Date.now();
     const first = batches[0] as StoredBatch;
     const due =
@@ -149,7 +156,7 @@ export class PartitionTailer {
       shardId: first.position.shardId,
       sequenceNumber: first.position.sequenceNumber,
       subIndex: first.position.subIndex,
-      timestampMs: Number(first.maxTimestamp),
+      timestampMs: Number(first.maxTimestamp > timestampBefore ? first.maxTimestamp : timestampBefore),
     };
     this.bytesSinceAnchor = 0;
     this.lastAnchorAt = now;

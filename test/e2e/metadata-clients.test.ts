@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
-import { StaticTopicCatalog } from '../../src/log/catalog.js';
 import { startGateway, type RunningGateway } from '../support/gateway.js';
 import { kcat, runPythonClient } from '../support/librdkafka.js';
 
 let gw: RunningGateway;
 before(async () => {
-  const catalog = new StaticTopicCatalog([
-    { name: 'orders', topicId: '6f1f43a4-8b0e-4a57-9d55-6a1c4a7d9e10', partitionCount: 3, replicationFactor: 3, internal: false },
-  ]);
-  gw = await startGateway({}, catalog);
+  gw = await startGateway({ 'auto-create-topics': 'false' });
+  const admin = new Kafka({ brokers: [gw.bootstrap], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: 'orders', numPartitions: 3, replicationFactor: 3 }] });
+  await admin.disconnect();
 });
 after(async () => {
   await gw.stop();

@@ -1,0 +1,76 @@
+import { join } from 'node:path';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import type { Logger } from 'pino';
+import { createDynamoClient, ensureGatewayTables, type TableNames } from './aws/dynamodb.js';
+import type { GatewayConfig } from './config.js';
+import { startDynalite, startKinesalite, type LocalService } from './embedded-aws.js';
+import { createKinesisClient } from './kinesis/client.js';
+
+/** The AWS clients the gateway uses, and the embedded stand-ins behind them, if any. */
+export interface AwsResources {
+  readonly kinesis: KinesisClient;
+  readonly dynamodb: DynamoDBClient;
+  readonly tables: TableNames;
+  /** Kinesalite/dynalite run in this process (no AWS settings were given). */
+  readonly embedded: boolean;
+  close(): Promise<void>;
+}
+
+const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+function isLoopback(endpoint: string): boolean {
+  const host = new URL(endpoint).hostname;
+  return host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.');
+}
+
+/**
+ * Embedded when no region and no endpoint is configured: kinesalite and dynalite in-process,
+ * data under the data folder. Local endpoints without AWS credentials in the environment get
+ * placeholder credentials (local servers accept any); everything else uses the SDK's chain.
+ */
+export async function setUpAws(config: GatewayConfig, env: NodeJS.ProcessEnv, log: Logger): Promise<AwsResources> {
+  const region = config.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  const embedded = region === undefined && config.kinesisEndpoint === undefined && config.dynamodbEndpoint === undefined;
+  const services: LocalService[] = [];
+  let kinesisEndpoint = config.kinesisEndpoint;
+  let dynamodbEndpoint = config.dynamodbEndpoint;
+  if (embedded) {
+    const kinesis = await startKinesalite(join(config.dataDir, 'kinesis'));
+    services.push(kinesis);
+    const dynamodb = await startDynalite(join(config.dataDir, 'dynamodb'));
+    services.push(dynamodb);
+    kinesisEndpoint = kinesis.endpoint;
+    dynamodbEndpoint = dynamodb.endpoint;
+    log.info({ kinesis: kinesisEndpoint, dynamodb: dynamodbEndpoint, dataDir: config.dataDir }, 'embedded Kinesis and DynamoDB stand-ins started');
+  }
+  const credentialsFor = (endpoint: string | undefined): typeof LOCAL_CREDENTIALS | undefined =>
+    endpoint !== undefined && isLoopback(endpoint) && env.AWS_ACCESS_KEY_ID === undefined ? LOCAL_CREDENTIALS : undefined;
+  const awsRegion = region ?? 'us-east-1';
+  const kinesisCredentials = credentialsFor(kinesisEndpoint);
+  const dynamoCredentials = credentialsFor(dynamodbEndpoint);
+  const kinesis = createKinesisClient({
+    region: awsRegion,
+    // Throttles are retried by the log layer, which reports them as Kafka throttling.
+    maxAttempts: 1,
+    ...(kinesisEndpoint !== undefined ? { endpoint: kinesisEndpoint } : {}),
+    ...(kinesisCredentials !== undefined ? { credentials: kinesisCredentials } : {}),
+  });
+  const dynamodb = createDynamoClient({
+    region: awsRegion,
+    ...(dynamodbEndpoint !== undefined ? { endpoint: dynamodbEndpoint } : {}),
+    ...(dynamoCredentials !== undefined ? { credentials: dynamoCredentials } : {}),
+  });
+  const tables = await ensureGatewayTables(dynamodb, config.tablePrefix);
+  return {
+    kinesis,
+    dynamodb,
+    tables,
+    embedded,
+    async close() {
+      kinesis.destroy();
+      dynamodb.destroy();
+      for (const service of services.reverse()) await service.close();
+    },
+  };
+}

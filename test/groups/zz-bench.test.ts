@@ -1,0 +1,20 @@
+import { test } from 'node:test';
+import { Kafka, logLevel } from 'kafkajs';
+import { startGroupGateway, startGroupTestEnv } from './group-gateway.js';
+test('bench', async () => {
+  const env = await startGroupTestEnv();
+  await env.createTopic('six', 6);
+  const gw = await startGroupGateway(env);
+  const kafka = new Kafka({ clientId: 'b', brokers: [gw.bootstrap], logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  let t0 = Date.now();
+  for (let i = 0; i < 20; i++) await admin.setOffsets({ groupId: 'bg', topic: 'six', partitions: [{ partition: i % 6, offset: String(i) }] });
+  console.log('20 admin commits ms', Date.now() - t0);
+  const producer = kafka.producer(); await producer.connect();
+  t0 = Date.now();
+  for (let i = 0; i < 20; i++) await producer.send({ topic: 'six', messages: [{ partition: i % 6, value: 'x' }] });
+  console.log('20 produces ms', Date.now() - t0);
+  await producer.disconnect(); await admin.disconnect();
+  await gw.stop(); await env.close();
+});
