@@ -1,8 +1,14 @@
 import { join } from 'node:path';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { Logger } from 'pino';
-import { createDynamoClient, ensureGatewayTables, type TableNames } from './aws/dynamodb.js';
+import {
+  createDynamoClient,
+  ensureGatewayTables,
+  gatewayTableSpecs,
+  isResourceNotFound,
+  TableNames,
+} from './aws/dynamodb.js';
 import type { GatewayConfig } from './config.js';
 import { startDynalite, startKinesalite, type LocalService } from './embedded-aws.js';
 import { createKinesisClient } from './kinesis/client.js';
@@ -61,7 +67,19 @@ export async function setUpAws(config: GatewayConfig, env: NodeJS.ProcessEnv, lo
     ...(dynamodbEndpoint !== undefined ? { endpoint: dynamodbEndpoint } : {}),
     ...(dynamoCredentials !== undefined ? { credentials: dynamoCredentials } : {}),
   });
-  const tables = await ensureGatewayTables(dynamodb, config.tablePrefix);
+  // Against AWS the tables come from deploy/ (CloudFormation), not from the gateway; embedded
+  // mode and a local stand-in (a loopback DynamoDB endpoint) get them created by default.
+  const createTables = config.createTables ?? (dynamodbEndpoint !== undefined && isLoopback(dynamodbEndpoint));
+  let tables: TableNames;
+  try {
+    if (!createTables) await requireGatewayTables(dynamodb, config.tablePrefix);
+    tables = await ensureGatewayTables(dynamodb, config.tablePrefix);
+  } catch (err) {
+    kinesis.destroy();
+    dynamodb.destroy();
+    for (const service of services.reverse()) await service.close();
+    throw err;
+  }
   return {
     kinesis,
     dynamodb,
@@ -73,4 +91,33 @@ export async function setUpAws(config: GatewayConfig, env: NodeJS.ProcessEnv, lo
       for (const service of services.reverse()) await service.close();
     },
   };
+}
+
+/** Thrown at start when --create-tables is off and some of the gateway's tables do not exist. */
+export class MissingTablesError extends Error {
+  override name = 'MissingTablesError';
+
+  constructor(readonly missing: readonly string[]) {
+    super(
+      `DynamoDB tables missing: ${missing.join(', ')}. Create them (deploy/cloudformation/gateway.yaml, ` +
+        'with the same table prefix) or start once with --create-tables true.',
+    );
+  }
+}
+
+/** Fails, naming every missing table, unless all the gateway's tables exist. */
+async function requireGatewayTables(client: DynamoDBClient, prefix: string): Promise<void> {
+  const specs = gatewayTableSpecs(new TableNames(prefix));
+  const missing: string[] = [];
+  await Promise.all(
+    specs.map(async (spec) => {
+      try {
+        await client.send(new DescribeTableCommand({ TableName: spec.name }));
+      } catch (err) {
+        if (!isResourceNotFound(err)) throw err;
+        missing.push(spec.name);
+      }
+    }),
+  );
+  if (missing.length > 0) throw new MissingTablesError(missing.sort());
 }

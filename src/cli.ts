@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { CONFIG_FILE_FLAG, CONFIG_OPTIONS, ConfigError, envName, loadConfig } from './config.js';
+import { CONFIG_FILE_FLAG, CONFIG_OPTIONS, ConfigError, envName, loadConfig, printableConfig } from './config.js';
 import { Gateway } from './gateway.js';
 import { createLogger } from './logger.js';
 
@@ -20,8 +20,13 @@ function version(): string {
 
 function usage(): string {
   const rows: [string, string][] = [
-    ...CONFIG_OPTIONS.map((o): [string, string] => [`--${o.flag} <value>`, `${o.help} [${o.env}]`]),
+    ...CONFIG_OPTIONS.map((o): [string, string] => {
+      const allowed = o.allowed === undefined ? '' : `; one of ${o.allowed.join(', ')}`;
+      const fallback = o.default === undefined ? '' : `; default ${o.default === '' ? '""' : o.default}`;
+      return [`--${o.flag} <value>`, `${o.help}${allowed}${fallback} [${o.env}]`];
+    }),
     [`--${CONFIG_FILE_FLAG} <file>`, `JSON file of settings keyed by camelCase name [${envName(CONFIG_FILE_FLAG)}]`],
+    ['--print-config', 'print the effective configuration as JSON (secrets masked) and exit'],
     ['--help', 'show this help'],
     ['--version', 'print the version'],
   ];
@@ -47,6 +52,7 @@ async function main(argv: string[]): Promise<number> {
       options: {
         ...Object.fromEntries(CONFIG_OPTIONS.map((o) => [o.flag, { type: 'string' as const }])),
         [CONFIG_FILE_FLAG]: { type: 'string' },
+        'print-config': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -78,9 +84,19 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  if (flags['print-config'] === true) {
+    process.stdout.write(`${JSON.stringify(printableConfig(config), null, 2)}\n`);
+    return 0;
+  }
 
   const log = createLogger(config.logLevel);
-  const gateway = await Gateway.start(config, log, { env: process.env });
+  let gateway: Gateway;
+  try {
+    gateway = await Gateway.start(config, log, { env: process.env });
+  } catch (err) {
+    log.fatal({ err }, `gateway did not start: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {

@@ -7,6 +7,10 @@ import { z } from 'zod';
  * Precedence: defaults < config file < environment < flags.
  */
 const port = z.coerce.number().int().min(0).max(65535);
+/** A switch: `true`/`false` from flags and the environment, or a JSON boolean in a config file. */
+const bool = z
+  .preprocess((v) => (typeof v === 'boolean' ? String(v) : v), z.enum(['true', 'false']))
+  .transform((v) => v === 'true');
 
 const OPTIONS = {
   host: {
@@ -33,7 +37,7 @@ const OPTIONS = {
   logLevel: {
     flag: 'log-level',
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    help: 'fatal, error, warn, info, debug, trace or silent',
+    help: 'how much the gateway logs (JSON lines on stdout)',
   },
   nodeId: {
     flag: 'node-id',
@@ -70,9 +74,14 @@ const OPTIONS = {
     schema: z.string().regex(/^[a-zA-Z0-9_.-]{1,200}$/, 'letters, digits, "_", "." and "-"').default('kkg-'),
     help: 'prefix of the gateway\'s DynamoDB table names',
   },
+  createTables: {
+    flag: 'create-tables',
+    schema: bool.optional(),
+    help: 'create missing DynamoDB tables at start (default: true in embedded mode or with a loopback --dynamodb-endpoint; against AWS the tables must exist, see deploy/)',
+  },
   autoCreateTopics: {
     flag: 'auto-create-topics',
-    schema: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+    schema: bool.default(true),
     help: 'create a topic when a client asks for one that does not exist (auto.create.topics.enable)',
   },
   numPartitions: {
@@ -99,6 +108,16 @@ const OPTIONS = {
     flag: 'index-interval-bytes',
     schema: z.coerce.number().int().min(1024).default(1024 * 1024),
     help: 'write an offset index anchor after this many bytes of a partition (index.interval.bytes)',
+  },
+  redisUrl: {
+    flag: 'redis-url',
+    schema: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+    help: 'Redis for idempotent-producer state shared by gateway nodes (default: in memory, one node only)',
+  },
+  producerIdExpirationMs: {
+    flag: 'producer-id-expiration-ms',
+    schema: z.coerce.number().int().min(1000).default(86_400_000),
+    help: 'how long an idle producer\'s sequence state is kept (producer.id.expiration.ms)',
   },
   shutdownGraceMs: {
     flag: 'shutdown-grace-ms',
@@ -127,6 +146,37 @@ export interface ConfigOption {
   readonly flag: string;
   readonly env: string;
   readonly help: string;
+  /** The default as a flag value would spell it; undefined when the option has none (or a computed one). */
+  readonly default: string | undefined;
+  /** The values allowed, for options that take one of a fixed set. */
+  readonly allowed: readonly string[] | undefined;
+}
+
+/** Walks defaults, optionals and pipes down to an enum, if there is one. */
+function allowedValues(schema: z.ZodType): string[] | undefined {
+  const def = schema._zod.def as unknown as {
+    type: string;
+    innerType?: z.ZodType;
+    in?: z.ZodType;
+    out?: z.ZodType;
+    entries?: Record<string, string>;
+  };
+  switch (def.type) {
+    case 'enum':
+      return Object.values(def.entries ?? {});
+    case 'default':
+    case 'optional':
+      return def.innerType === undefined ? undefined : allowedValues(def.innerType);
+    case 'pipe':
+      return (def.in && allowedValues(def.in)) ?? (def.out && allowedValues(def.out));
+    default:
+      return undefined;
+  }
+}
+
+function defaultValue(schema: z.ZodType): string | undefined {
+  const parsed = schema.safeParse(undefined);
+  return parsed.success && parsed.data !== undefined ? String(parsed.data) : undefined;
 }
 
 export function envName(flag: string): string {
@@ -138,6 +188,8 @@ export const CONFIG_OPTIONS: readonly ConfigOption[] = (Object.keys(OPTIONS) as 
   flag: OPTIONS[key].flag,
   env: envName(OPTIONS[key].flag),
   help: OPTIONS[key].help,
+  default: defaultValue(OPTIONS[key].schema),
+  allowed: allowedValues(OPTIONS[key].schema),
 }));
 
 /** `--config FILE` names a JSON file whose keys are the camelCase option names. */
@@ -194,4 +246,38 @@ function readConfigFile(path: string): Record<string, unknown> {
 export function advertisedHost(config: GatewayConfig): string {
   if (config.advertisedHost !== undefined) return config.advertisedHost;
   return config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+}
+
+/** Option keys whose whole value is a secret (a password or token, not a URL that holds one). */
+const SECRET_KEY = /password|secret|token|credential/i;
+
+/** A value with its secret parts replaced by `***`: a URL's password, or all of a secret option. */
+export function maskSecret(key: string, value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  if (SECRET_KEY.test(key)) return '***';
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return value;
+  try {
+    const url = new URL(value);
+    if (url.password === '' && !(url.username !== '' && /^rediss?:$/.test(url.protocol))) return value;
+    // redis://:secret@host and redis://secret@host (the password alone) both hide credentials.
+    if (url.password !== '') url.password = '***';
+    else url.username = '***';
+    return url.toString();
+  } catch {
+    return value;
+  }
+}
+
+/**
+ * The effective configuration as `--print-config` shows it: every set option keyed by its
+ * config-file name, secrets masked. The output is itself a valid `--config` file (less the
+ * masked secrets).
+ */
+export function printableConfig(config: GatewayConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const option of CONFIG_OPTIONS) {
+    const value: unknown = config[option.key];
+    if (value !== undefined) out[option.key] = maskSecret(option.key, value);
+  }
+  return out;
 }

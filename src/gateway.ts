@@ -21,6 +21,10 @@ import { metadataAutoCreate, topicAdminApis } from './apis/topic-admin.js';
 import { MetricsServer } from './metrics/http.js';
 import { createMetricsRegistry } from './metrics/registry.js';
 import { KafkaServer } from './server/server.js';
+import { initProducerIdHandler } from './apis/init-producer-id.js';
+import { IdempotenceGuard } from './producers/idempotence.js';
+import { createProducerStateStore } from './producers/producer-state-store.js';
+import { DynamoProducerIdAllocator } from './producers/producer-ids.js';
 
 export interface GatewayAddresses {
   readonly host: string;
@@ -35,6 +39,7 @@ export interface GatewayParts {
   readonly cluster: SingleNodeCluster;
   readonly topics: KinesisTopicManager;
   readonly logs: LogManager;
+  readonly idempotence: IdempotenceGuard;
   readonly log: Logger;
 }
 
@@ -73,6 +78,11 @@ export class Gateway {
       port,
       rack: null,
     });
+    const producerState = createProducerStateStore({
+      ...(config.redisUrl !== undefined ? { redisUrl: config.redisUrl } : {}),
+      expirationMs: config.producerIdExpirationMs,
+    });
+    const idempotence = new IdempotenceGuard(producerState, { log, settleMs: 30_000 + 15_000 });
     const logs = new LogManager(
       aws.kinesis,
       new DynamoOffsetIndex(aws.dynamodb, aws.tables.offsetIndex),
@@ -86,6 +96,24 @@ export class Gateway {
         writeTimeoutMs: 30_000,
       },
       log,
+      // A new leader settles reservations that a crashed one left, by looking in the log.
+      async (partitionKey, partitionLog) => {
+        await idempotence.recoverPartition(partitionKey, async (reservation) => {
+          const found = partitionLog.findProducerBatch(
+            reservation.producerId,
+            reservation.producerEpoch,
+            reservation.firstSequence,
+          );
+          return found === null || found === undefined ? found : { baseOffset: found };
+        });
+      },
+    );
+    idempotence.setLocator((reservation) =>
+      logs.locateProducerBatch(reservation.partitionKey, {
+        producerId: reservation.producerId,
+        producerEpoch: reservation.producerEpoch,
+        baseSequence: reservation.firstSequence,
+      }),
     );
     const topics = new KinesisTopicManager(aws.kinesis, new DynamoTopicStore(aws.dynamodb, aws.tables.topics), {
       streamPrefix: config.streamPrefix,
@@ -96,8 +124,8 @@ export class Gateway {
       clusterDefaults: {},
       log,
     });
-    const parts: GatewayParts = { config, aws, cluster, topics, logs, log };
-    const dataPath: DataPath = { registry: topics, logs, cluster };
+    const parts: GatewayParts = { config, aws, cluster, topics, logs, idempotence, log };
+    const dataPath: DataPath = { registry: topics, logs, cluster, idempotence };
     registry
       .add(registerApi(apiVersionsHandler(registry)))
       .add(
@@ -107,6 +135,7 @@ export class Gateway {
             catalog: topics,
             streamPrefixLength: config.streamPrefix.length,
             autoCreate: metadataAutoCreate(topics),
+            topicBeingCreated: (name) => topics.isBeingCreated(name),
           }),
         ),
       )
@@ -114,7 +143,8 @@ export class Gateway {
       .add(registerApi(produceHandler(dataPath)))
       .add(registerApi(fetchHandler(dataPath)))
       .add(registerApi(listOffsetsHandler(dataPath)))
-      .add(registerApi(offsetForLeaderEpochHandler(dataPath)));
+      .add(registerApi(offsetForLeaderEpochHandler(dataPath)))
+      .add(registerApi(initProducerIdHandler(new DynamoProducerIdAllocator(aws.dynamodb, aws.tables.producerIds))));
     for (const api of topicAdminApis({ topics, cluster, onTopicDeleted: (topic) => logs.forgetTopic(topic.topicId) })) {
       registry.add(api);
     }
@@ -128,10 +158,12 @@ export class Gateway {
 
   /** Stops accepting, answers what was already read, gives leases up, then closes everything. */
   async stop(): Promise<void> {
-    const { log, logs, aws, config } = this.parts;
+    const { log, logs, aws, config, idempotence } = this.parts;
     log.info('gateway stopping');
     await this.kafka.close(config.shutdownGraceMs);
     await logs.shutdown();
+    await idempotence.close();
+    await idempotence.store.close();
     await this.metrics.close();
     await aws.close();
     log.info('gateway stopped');

@@ -1,13 +1,19 @@
 import type { ClusterView } from '../cluster/cluster.js';
 import type { LedPartition, LogManager } from '../log/log-manager.js';
 import type { Topic, TopicRegistry } from '../log/topics.js';
+import type { DataPathMetrics } from '../metrics/broker-metrics.js';
 import { ErrorCode } from '../protocol/errors.js';
+import type { IdempotenceGuard } from '../producers/idempotence.js';
 
 /** What the Produce, Fetch and ListOffsets handlers share. */
 export interface DataPath {
   readonly registry: TopicRegistry;
   readonly logs: LogManager;
   readonly cluster: ClusterView;
+  /** Broker metrics (src/metrics): produce/fetch counts and bytes, tail-cache hits. */
+  readonly metrics?: DataPathMetrics;
+  /** De-duplicates idempotent producers' batches (DESIGN.md section 6). */
+  readonly idempotence?: IdempotenceGuard;
 }
 
 export type PartitionLookup =

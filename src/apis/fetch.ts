@@ -54,6 +54,7 @@ export function fetchHandler(dataPath: DataPath): ApiHandler<FetchRequest, Fetch
       return 0;
     }
     const read = log.read(fetch.fetchOffset, maxBytes);
+    dataPath.metrics?.tailCache(read.kind === 'batches');
     const batches: readonly StoredBatch[] =
       read.kind === 'batches' ? read.batches : await dataPath.logs.readBelowTail(led, fetch.fetchOffset, maxBytes);
     if (batches.length === 0) return 0;
@@ -130,6 +131,7 @@ export function fetchHandler(dataPath: DataPath): ApiHandler<FetchRequest, Fetch
       }
       for (const fetch of fetches) {
         if (fetch.answer.records === null) fetch.answer.records = Buffer.alloc(0);
+        dataPath.metrics?.fetchPartition(fetch.led?.topic.name, fetch.answer.errorCode, fetch.answer.records.length);
       }
       return response;
     },

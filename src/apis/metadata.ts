@@ -27,6 +27,8 @@ export interface MetadataDependencies {
    * the gateway auto-creates at all (auto.create.topics.enable) is this function's business.
    */
   readonly autoCreate?: (name: string) => Promise<MetadataAutoCreateOutcome>;
+  /** Whether a missing topic is being created (LEADER_NOT_AVAILABLE, which clients retry, instead of UNKNOWN_TOPIC_OR_PARTITION). */
+  readonly topicBeingCreated?: (name: string) => boolean;
 }
 
 export function metadataHandler(deps: MetadataDependencies): ApiHandler<MetadataRequest, MetadataResponse> {
@@ -68,6 +70,7 @@ export function metadataHandler(deps: MetadataDependencies): ApiHandler<Metadata
       const outcome = await deps.autoCreate(requested.name);
       return 'topic' in outcome ? describe(outcome.topic) : errorEntry(requested.name, outcome.errorCode);
     }
+    if (deps.topicBeingCreated?.(requested.name) === true) return errorEntry(requested.name, ErrorCode.LEADER_NOT_AVAILABLE);
     return errorEntry(requested.name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   }
 

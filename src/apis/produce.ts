@@ -24,6 +24,8 @@ import {
 } from '../kinesis/record-formats.js';
 import { WriteError, type Reservation } from '../log/stream-writer.js';
 import type { Topic } from '../log/topics.js';
+import { CANCELLED_FOLLOWER_ERROR, type IdempotentBatch, type WriteTicket } from '../producers/idempotence.js';
+import { producerPartitionKey } from '../producers/producer-state-store.js';
 import type { ApiHandler } from './handler.js';
 import { lookupPartition, type DataPath } from './data-path.js';
 
@@ -90,12 +92,44 @@ async function toKinesisEntries(topic: Topic, partition: number, records: Buffer
   return entries;
 }
 
+/**
+ * The identity of an idempotent producer's batches in this partition's records (one batch per
+ * partition is what producers send; several are taken as one run of sequences), or undefined.
+ */
+function idempotentBatch(records: Buffer | null): IdempotentBatch | undefined {
+  if (records === null) return undefined;
+  let batches: Buffer[];
+  try {
+    batches = splitBatches(records).batches;
+  } catch {
+    return undefined; // the write path reports the malformed batch
+  }
+  const first = batches[0];
+  if (first === undefined) return undefined;
+  let header;
+  try {
+    header = readBatchHeader(first);
+  } catch {
+    return undefined;
+  }
+  if (header.producerId < 0n) return undefined;
+  let recordCount = 0;
+  for (const batch of batches) recordCount += readBatchHeader(batch).lastOffsetDelta + 1;
+  return {
+    producerId: header.producerId,
+    producerEpoch: header.producerEpoch,
+    baseSequence: header.baseSequence,
+    recordCount,
+  };
+}
+
 function errorFor(err: unknown): { errorCode: number; message: string } {
   if (err instanceof PartitionError || err instanceof RecordError) return { errorCode: err.errorCode, message: err.message };
   if (err instanceof RecordTooLargeError) return { errorCode: ErrorCode.MESSAGE_TOO_LARGE, message: err.message };
   if (err instanceof WriteError) {
     const errorCode = {
-      throttled: ErrorCode.THROTTLING_QUOTA_EXCEEDED,
+      // Retriable for every client; librdkafka takes THROTTLING_QUOTA_EXCEEDED on Produce as fatal.
+      throttled: ErrorCode.REQUEST_TIMED_OUT,
       timeout: ErrorCode.REQUEST_TIMED_OUT,
       'stream-missing': ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
       kms: ErrorCode.KAFKA_STORAGE_ERROR,
@@ -141,6 +175,7 @@ export function produceHandler(dataPath: DataPath): ApiHandler<ProduceRequest, P
             partitionResponses: topicData.partitionData.map((p) => partitionResponse(p.index, refusal.errorCode, refusal.message)),
           });
         }
+        dataPath.metrics?.produceAnswered(request, response);
         return request.acks === 0 ? null : response;
       }
 
@@ -165,24 +200,55 @@ export function produceHandler(dataPath: DataPath): ApiHandler<ProduceRequest, P
             continue;
           }
           const { led } = lookup;
-          const reservation: Reservation = dataPath.logs.writer(lookup.topic).reserve(partitionData.index);
           slot.logStartOffset = led.log.logStartOffset;
+          let ticket: WriteTicket | undefined;
+          const identity = idempotentBatch(partitionData.records);
+          if (identity !== undefined && dataPath.idempotence !== undefined) {
+            const begun = await dataPath.idempotence.begin(producerPartitionKey(lookup.topic.topicId, partitionData.index), identity, {
+              deadlineMs: Date.now() + Math.min(request.timeoutMs, 5000),
+            });
+            if (begun.kind === 'duplicate') {
+              slot.baseOffset = begun.baseOffset;
+              continue;
+            }
+            if (begun.kind === 'error') {
+              slot.errorCode = begun.errorCode;
+              slot.errorMessage = begun.message;
+              continue;
+            }
+            ticket = begun.ticket;
+          }
+          const guard = dataPath.idempotence;
+          const reservation: Reservation = dataPath.logs.writer(lookup.topic).reserve(partitionData.index);
           claims.push({
             slot,
             work: async () => {
               let entries: KinesisPutEntry[];
               try {
+                if (ticket?.signal.aborted === true) {
+                  throw new PartitionError(CANCELLED_FOLLOWER_ERROR.errorCode, CANCELLED_FOLLOWER_ERROR.message);
+                }
                 entries = await toKinesisEntries(lookup.topic, partitionData.index, partitionData.records);
               } catch (err) {
                 reservation.cancel();
+                if (ticket !== undefined) void guard?.failed(ticket, { maybeWritten: false });
                 throw err;
               }
               reservation.fill(entries);
-              const written = await reservation.done;
+              let written;
+              try {
+                written = await reservation.done;
+              } catch (err) {
+                const maybeWritten = !(err instanceof WriteError && err.reason === 'stream-missing');
+                if (ticket !== undefined) void guard?.failed(ticket, { maybeWritten });
+                throw err;
+              }
               led.tailer.kick();
               const first = written[0];
               if (first === undefined) return;
-              const offset = await withTimeout(led.log.offsetOfSequence(first.sequenceNumber), Math.max(request.timeoutMs, 1000));
+              const offsetRead = led.log.offsetOfSequence(first.sequenceNumber);
+              if (ticket !== undefined) void guard?.committed(ticket, offsetRead);
+              const offset = await withTimeout(offsetRead, Math.max(request.timeoutMs, 1000));
               if (offset === 'timeout') {
                 throw new PartitionError(ErrorCode.REQUEST_TIMED_OUT, 'written, but not yet read back to learn its offset');
               }
@@ -206,10 +272,11 @@ export function produceHandler(dataPath: DataPath): ApiHandler<ProduceRequest, P
         );
       }
       if (request.acks === 0) {
-        void Promise.all(answers);
+        void Promise.all(answers).then(() => dataPath.metrics?.produceAnswered(request, response));
         return null;
       }
       await Promise.all(answers);
+      dataPath.metrics?.produceAnswered(request, response);
       return response;
     },
   };

@@ -6,7 +6,7 @@
  *   const topics = new KinesisTopicManager(kinesis, new DynamoTopicStore(dynamo, tables.topics), {...});
  *   registerTopicAdminApis(registry, { topics, cluster, onTopicDeleted: (t) => logs.forgetTopic(t.topicId) });
  *   registry.add(registerApi(metadataHandler({ cluster, catalog: topics, streamPrefixLength: topics.streamPrefix.length,
- *     autoCreate: metadataAutoCreate(topics) })));
+ *     autoCreate: metadataAutoCreate(topics), topicBeingCreated: (name) => topics.isBeingCreated(name) })));
  */
 import type { ClusterView } from '../cluster/cluster.js';
 import type { TopicAdmin } from '../log/topic-manager.js';

@@ -143,3 +143,15 @@ export function shardsByPartition(shards: readonly ShardInfo[], partitionCount: 
   }
   return out;
 }
+
+/**
+ * The shards holding partition p under any of several partition counts (CreatePartitions
+ * re-cuts the slices for later records; earlier records keep their partition), in read order.
+ */
+export function readOrderAcrossPartitionMaps(
+  shards: readonly ShardInfo[],
+  partition: number,
+  partitionCounts: readonly number[],
+): ShardInfo[] {
+  return lineageOrder(shards).filter((s) => partitionCounts.some((count) => shardOverlapsPartition(s, partition, count)));
+}

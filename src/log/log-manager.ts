@@ -44,6 +44,8 @@ export class LogManager {
   private readonly partitions = new Map<string, Promise<LedPartition | PartitionUnavailable>>();
   private readonly writers = new Map<string, StreamWriter>();
   private readonly coldReaders = new Map<string, PartitionReader[]>();
+  /** How many partition maps the topic had when each partition was opened. */
+  private readonly openedWith = new Map<string, number>();
   private readonly renewTimer: NodeJS.Timeout;
   /** Lease owner id of this process: a second process with the same node id must not share leases. */
   readonly leaseOwner = randomInt(1, 2 ** 31 - 1);
@@ -54,6 +56,8 @@ export class LogManager {
     private readonly leases: LeaseStore,
     private readonly options: LogManagerOptions,
     private readonly logger: Logger,
+    /** Called once a partition's tail is rebuilt, before it serves requests. */
+    private readonly onPartitionOpened: (partitionKey: string, log: PartitionLog) => Promise<void> = async () => undefined,
   ) {
     this.renewTimer = setInterval(() => void this.renewLeases(), Math.max(200, Math.floor(options.leaseTtlMs / 3)));
     this.renewTimer.unref();
@@ -64,7 +68,15 @@ export class LogManager {
     if (partition < 0 || partition >= topic.partitionCount) return Promise.resolve('unknown-partition');
     const key = partitionKey(topic, partition);
     let opening = this.partitions.get(key);
+    const current = this.openedWith.get(key);
+    if (opening !== undefined && current !== undefined && current !== topic.partitionMaps.length) {
+      // CreatePartitions added a partition map: reopen under the new one.
+      this.partitions.delete(key);
+      void opening.then((led) => (typeof led === 'string' ? undefined : this.close(led)));
+      opening = undefined;
+    }
     if (opening === undefined) {
+      this.openedWith.set(key, topic.partitionMaps.length);
       opening = this.open(topic, partition);
       this.partitions.set(key, opening);
       // A node that could not lead may be able to later (the other lease expires).
@@ -130,6 +142,29 @@ export class LogManager {
     return out;
   }
 
+  /**
+   * Looks for a producer's batch in a led partition's log (idempotence crash recovery).
+   * `partitionKey` is `${topicId}/${partition}`.
+   */
+  async locateProducerBatch(
+    partitionKey: string,
+    identity: { producerId: bigint; producerEpoch: number; baseSequence: number },
+  ): Promise<{ baseOffset: bigint } | null | undefined> {
+    const opening = this.partitions.get(partitionKey);
+    const led = opening === undefined ? undefined : await opening.catch(() => undefined);
+    if (led === undefined || typeof led === 'string') return undefined;
+    const found = led.log.findProducerBatch(identity.producerId, identity.producerEpoch, identity.baseSequence);
+    return found === null || found === undefined ? found : { baseOffset: found };
+  }
+
+  /** The partitions this node leads and has open (for metrics and /readyz); those still opening are left out. */
+  async openPartitions(): Promise<LedPartition[]> {
+    const pending = Symbol('pending');
+    // A settled promise wins the race against the already-resolved marker; a pending one loses.
+    const settled = await Promise.all([...this.partitions.values()].map((p) => Promise.race([p, pending]).catch(() => pending)));
+    return settled.filter((led): led is LedPartition => typeof led === 'object');
+  }
+
   /** Drops a deleted topic's state. */
   async forgetTopic(topicId: string): Promise<void> {
     const closing: Promise<void>[] = [];
@@ -156,7 +191,7 @@ export class LogManager {
     return {
       streamName: topic.streamName,
       partition,
-      partitionCount: topic.partitionCount,
+      partitionMaps: topic.partitionMaps,
       listShards: () => topic.listShards(true),
     };
   }
@@ -200,6 +235,7 @@ export class LogManager {
     const first = await this.index.first(topic.topicId, partition);
     if (first !== undefined) log.logStartOffset = first.offset;
     await tailer.start();
+    await this.onPartitionOpened(partitionKey(topic, partition), log);
     this.logger.info(
       { topic: topic.name, partition, leaderEpoch: lease.epoch, highWatermark: String(log.highWatermark) },
       'partition opened',

@@ -1,3 +1,4 @@
+import { readBatchHeader } from '../protocol/records/record-batch.js';
 import type { StoredBatch } from './stored-batch.js';
 
 /** What a read from the in-memory tail returns. */
@@ -88,6 +89,21 @@ export class PartitionLog {
   /** The first cached batch with a record whose timestamp is at least `timestampMs`. */
   firstBatchWithTimestamp(timestampMs: bigint): StoredBatch | undefined {
     return this.batches.find((b) => b.maxTimestamp >= timestampMs);
+  }
+
+  /**
+   * The base offset of the batch a producer wrote with this identity: found, certainly not in
+   * the log (null: the tail holds the whole log), or unknown (undefined: older records are
+   * only in Kinesis).
+   */
+  findProducerBatch(producerId: bigint, producerEpoch: number, baseSequence: number): bigint | null | undefined {
+    for (const batch of this.batches) {
+      const header = readBatchHeader(batch.bytes);
+      if (header.producerId === producerId && header.producerEpoch === producerEpoch && header.baseSequence === baseSequence) {
+        return batch.baseOffset;
+      }
+    }
+    return this.tailStartOffset <= this.logStartOffset ? null : undefined;
   }
 
   /** Resolves when the high watermark moves past `offset`, or after `timeoutMs`. */

@@ -6,7 +6,7 @@ import {
   type _Record as KinesisRecord,
 } from '@aws-sdk/client-kinesis';
 import { fromKinesisRecord, type DecodedEntry } from '../kinesis/record-formats.js';
-import { readOrderForPartition, type ShardInfo } from '../kinesis/lineage.js';
+import { readOrderAcrossPartitionMaps, type ShardInfo } from '../kinesis/lineage.js';
 import { buildStoredBatches, type StoredBatch } from './stored-batch.js';
 
 /** Where a reader begins: a Kinesis record (and sub-record) whose offset is known. */
@@ -24,8 +24,21 @@ export interface ReadStart {
 export interface PartitionSource {
   readonly streamName: string;
   readonly partition: number;
-  readonly partitionCount: number;
+  readonly partitionMaps: readonly { readonly partitionCount: number; readonly sinceMs: number }[];
   listShards(): Promise<readonly ShardInfo[]>;
+}
+
+/** The partition count in force when a record arrived: foreign records are placed by it. */
+function partitionCountAt(source: PartitionSource, arrivalMs: number): number {
+  let count = source.partitionMaps[0]?.partitionCount ?? 1;
+  for (const map of source.partitionMaps) if (map.sinceMs <= arrivalMs) count = map.partitionCount;
+  return count;
+}
+
+/** The partition's shards in read order, under every partition map that had the partition. */
+export async function partitionShards(source: PartitionSource): Promise<ShardInfo[]> {
+  const counts = [...new Set(source.partitionMaps.map((m) => m.partitionCount))].filter((n) => source.partition < n);
+  return readOrderAcrossPartitionMaps(await source.listShards(), source.partition, counts);
 }
 
 export interface ReadStep {
@@ -99,14 +112,15 @@ export class PartitionReader {
 
   private decode(record: KinesisRecord): StoredBatch[] {
     const shard = this.shard as ShardInfo;
+    const arrival = record.ApproximateArrivalTimestamp ?? new Date();
     const entries: DecodedEntry[] = fromKinesisRecord(
       {
         data: record.Data ?? new Uint8Array(0),
         partitionKey: record.PartitionKey ?? '',
-        approximateArrivalTimestamp: record.ApproximateArrivalTimestamp ?? new Date(),
+        approximateArrivalTimestamp: arrival,
         sequenceNumber: record.SequenceNumber as string,
       },
-      this.source.partitionCount,
+      partitionCountAt(this.source, arrival.getTime()),
       { shardRange: shard.hashKeyRange },
     ).filter((e) => e.partition === this.source.partition);
     const skip = this.skip;
@@ -117,7 +131,7 @@ export class PartitionReader {
       {
         shardId: shard.shardId,
         sequenceNumber: record.SequenceNumber as string,
-        arrivalMs: BigInt((record.ApproximateArrivalTimestamp ?? new Date()).getTime()),
+        arrivalMs: BigInt(arrival.getTime()),
       },
       this.nextOffset,
       this.leaderEpoch(),
@@ -145,7 +159,7 @@ export class PartitionReader {
 
   private async advanceShard(): Promise<void> {
     const current = this.shard as ShardInfo;
-    const order = readOrderForPartition(await this.source.listShards(), this.source.partition, this.source.partitionCount);
+    const order = await partitionShards(this.source);
     const index = order.findIndex((s) => s.shardId === current.shardId);
     const next = order[index + 1];
     this.shard = next;

@@ -1,10 +1,9 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { Logger } from 'pino';
 import { isThrottle } from '../kinesis/client.js';
-import { readOrderForPartition } from '../kinesis/lineage.js';
 import type { IndexAnchor, OffsetIndex } from './offset-index.js';
 import type { PartitionLog } from './partition-log.js';
-import { PartitionReader, type PartitionSource, type ReadStart } from './partition-reader.js';
+import { PartitionReader, partitionShards, type PartitionSource, type ReadStart } from './partition-reader.js';
 import type { StoredBatch } from './stored-batch.js';
 
 export interface TailerOptions {
@@ -83,7 +82,7 @@ export class PartitionTailer {
   }
 
   private async firstShardStart(): Promise<ReadStart | undefined> {
-    const shards = readOrderForPartition(await this.source.listShards(), this.source.partition, this.source.partitionCount);
+    const shards = await partitionShards(this.source);
     const first = shards[0];
     return first === undefined ? undefined : { shardId: first.shardId, skip: 0, offset: 0n };
   }

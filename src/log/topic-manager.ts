@@ -208,6 +208,7 @@ export interface TopicAdmin extends TopicRegistry {
   /** The gateway settings that concern topics, as read-only broker configs. */
   brokerConfigs(): ConfigEntry[];
   autoCreateTopic(name: string): Promise<AutoCreateOutcome>;
+  isBeingCreated(name: string): boolean;
 }
 
 interface Cached<T> {
@@ -618,7 +619,7 @@ export class KinesisTopicManager implements TopicAdmin {
   }
 
   async describeTopicConfigs(name: string): Promise<ConfigEntry[]> {
-    const record = await this.requireRecord(name, true);
+    const record = await this.requireRecord(name);
     return describeTopicConfigs(record.configs, this.defaults);
   }
 
@@ -746,6 +747,11 @@ export class KinesisTopicManager implements TopicAdmin {
     return topic === undefined ? this.leaderNotAvailable(name) : { topic };
   }
 
+  /** Whether this gateway is creating the topic right now (Metadata answers LEADER_NOT_AVAILABLE meanwhile). */
+  isBeingCreated(name: string): boolean {
+    return this.creating.has(name);
+  }
+
   private leaderNotAvailable(name: string): AutoCreateOutcome {
     return { errorCode: ErrorCode.LEADER_NOT_AVAILABLE, message: `Topic '${name}' is being created.` };
   }
@@ -776,7 +782,8 @@ export class KinesisTopicManager implements TopicAdmin {
       const generation = this.generation;
       load = this.loadRecord(name).then((record) => {
         if (this.generation === generation) {
-          if (record === undefined) this.records.set(name, { value: undefined, expiresAt: this.now() + this.cacheTtlMs });
+          // Misses are kept briefly: a topic another gateway creates should show up soon.
+          if (record === undefined) this.records.set(name, { value: undefined, expiresAt: this.now() + Math.min(this.cacheTtlMs, 1000) });
           else this.remember(record);
         }
         return record;
@@ -801,10 +808,10 @@ export class KinesisTopicManager implements TopicAdmin {
   }
 
   /** A fresh record (adopting if need be), or UNKNOWN_TOPIC_OR_PARTITION. */
-  private async requireRecord(name: string, cached = false): Promise<TopicRecord> {
+  private async requireRecord(name: string): Promise<TopicRecord> {
     const nameProblem = invalidTopicNameReason(name, this.streamPrefix.length);
     if (nameProblem !== null) throw new TopicError(ErrorCode.INVALID_TOPIC_EXCEPTION, `Invalid topic name "${name}": ${nameProblem}`);
-    const record = cached ? await this.cachedRecord(name) : await this.loadRecord(name);
+    const record = await this.loadRecord(name);
     if (record === undefined) throw new TopicError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `This server does not host topic '${name}'.`);
     return record;
   }

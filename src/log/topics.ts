@@ -5,6 +5,12 @@ import type { TopicCatalog, TopicDescription } from './catalog.js';
 /** A topic with what the data path needs: its stream, format and limits. */
 export interface Topic extends TopicDescription {
   readonly streamName: string;
+  /**
+   * The partition-map history, oldest first (CreatePartitions adds one); the last is in force.
+   * Records keep the partition they were written to, so a partition's records lie in the
+   * shards that held its slice under any of these maps.
+   */
+  readonly partitionMaps: readonly { readonly partitionCount: number; readonly sinceMs: number }[];
   /** kinesis.record.format */
   readonly recordFormat: RecordFormat;
   /** max.message.bytes: the largest record batch a producer may send. */

@@ -1,11 +1,23 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
+import type { Readiness } from './readiness.js';
 
-/** The Prometheus scrape endpoint and the liveness probe, on the metrics port. */
+export interface MetricsServerOptions {
+  /** What /readyz checks; without it /readyz answers ready whenever the process is up. */
+  readonly readiness?: Readiness;
+}
+
+/**
+ * The Prometheus scrape endpoint (/metrics), the liveness probe (/healthz: the process answers)
+ * and the readiness probe (/readyz: storage reachable and leases held; 503 with a JSON reason
+ * otherwise), on the metrics port.
+ */
 export class MetricsServer {
   private readonly server: Server;
+  private readiness: Readiness | undefined;
 
-  constructor(registry: Registry) {
+  constructor(registry: Registry, options: MetricsServerOptions = {}) {
+    this.readiness = options.readiness;
     this.server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (req.method !== 'GET') {
@@ -19,10 +31,25 @@ export class MetricsServer {
         );
       } else if (path === '/healthz') {
         res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      } else if (path === '/readyz') {
+        const json = { 'content-type': 'application/json' };
+        if (this.readiness === undefined) {
+          res.writeHead(200, json).end(`${JSON.stringify({ ready: true, checks: {} })}\n`);
+          return;
+        }
+        this.readiness.status().then(
+          (status) => res.writeHead(status.ready ? 200 : 503, json).end(`${JSON.stringify(status)}\n`),
+          (err: unknown) => res.writeHead(503, json).end(`${JSON.stringify({ ready: false, reason: String(err), checks: {} })}\n`),
+        );
       } else {
         res.writeHead(404).end();
       }
     });
+  }
+
+  /** Sets what /readyz checks (the parts it looks at may start after the listener). */
+  setReadiness(readiness: Readiness): void {
+    this.readiness = readiness;
   }
 
   async listen(host: string, port: number): Promise<number> {

@@ -22,12 +22,18 @@ export interface ConnectionOptions {
   readonly maxInFlight: number;
   /** Builds the ApiVersions v0 answer for a version the gateway does not know (KIP-511). */
   readonly apiVersionsFallback: (correlationId: number) => Buffer;
+  /** Called as each response is written (or dropped, acks=0): Kafka's request name, version, ms since dispatch. */
+  readonly onRequest?: (api: string, apiVersion: number, totalTimeMs: number) => void;
 }
 
 /** A response slot, filled when its request completes; slots are written in request order. */
 interface Slot {
   done: boolean;
   bytes: Buffer | null;
+  /** For onRequest: the API's name (undefined for an unknown API key), version and dispatch time. */
+  readonly api?: string;
+  readonly apiVersion?: number;
+  readonly startedMs?: number;
 }
 
 /**
@@ -110,10 +116,10 @@ export class Connection {
       this.fail(err);
       return;
     }
-    const slot: Slot = { done: false, bytes: null };
+    const api = this.options.registry.get(apiKey);
+    const slot: Slot = { done: false, bytes: null, api: api?.name, apiVersion, startedMs: performance.now() };
     this.queue.push(slot);
 
-    const api = this.options.registry.get(apiKey);
     if (apiKey === ApiKey.ApiVersions && api !== undefined && apiVersion > api.maxVersion) {
       this.complete(slot, this.options.apiVersionsFallback(correlationId));
       return;
@@ -172,6 +178,7 @@ export class Connection {
     while (this.queue.length > 0 && (this.queue[0] as Slot).done) {
       const head = this.queue.shift() as Slot;
       if (head.bytes !== null && !this.closed) this.socket.write(head.bytes);
+      if (head.api !== undefined) this.options.onRequest?.(head.api, head.apiVersion ?? 0, performance.now() - (head.startedMs ?? 0));
     }
     if (this.queue.length < this.options.maxInFlight && this.paused && !this.closed) {
       this.paused = false;

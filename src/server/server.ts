@@ -12,6 +12,10 @@ export interface KafkaServerOptions {
   readonly maxRequestBytes: number;
   readonly maxInFlightPerConnection: number;
   readonly apiVersionsFallback: (correlationId: number) => Buffer;
+  /** Each request answered: Kafka's request name, version and ms from dispatch to response written. */
+  readonly onRequest?: (api: string, apiVersion: number, totalTimeMs: number) => void;
+  /** Each connection accepted and closed. */
+  readonly onConnection?: (event: 'opened' | 'closed') => void;
 }
 
 /** The TCP listener: accepts connections and hands each one to a Connection. */
@@ -73,11 +77,14 @@ export class KafkaServer {
       maxRequestBytes: this.options.maxRequestBytes,
       maxInFlight: this.options.maxInFlightPerConnection,
       apiVersionsFallback: this.options.apiVersionsFallback,
+      ...(this.options.onRequest !== undefined ? { onRequest: this.options.onRequest } : {}),
     });
     this.connections.add(connection);
     connection.log.debug('connection opened');
+    this.options.onConnection?.('opened');
     socket.on('close', () => {
       this.connections.delete(connection);
+      this.options.onConnection?.('closed');
       connection.log.debug('connection closed');
     });
   }
