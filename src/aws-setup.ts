@@ -11,7 +11,8 @@ import {
 } from './aws/dynamodb.js';
 import type { GatewayConfig } from './config.js';
 import { startDynalite, startKinesalite, type LocalService } from './embedded-aws.js';
-import { createKinesisClient } from './kinesis/client.js';
+import { createKinesisClient, isThrottle } from './kinesis/client.js';
+import { isDynamoThrottle, observeAwsClient, type CallObserver } from './metrics/aws-observer.js';
 
 /** The AWS clients the gateway uses, and the embedded stand-ins behind them, if any. */
 export interface AwsResources {
@@ -21,6 +22,12 @@ export interface AwsResources {
   /** Kinesalite/dynalite run in this process (no AWS settings were given). */
   readonly embedded: boolean;
   close(): Promise<void>;
+}
+
+/** Observers of every call made through the gateway's AWS clients (metrics). */
+export interface AwsObservers {
+  readonly kinesis?: CallObserver;
+  readonly dynamodb?: CallObserver;
 }
 
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -35,7 +42,12 @@ function isLoopback(endpoint: string): boolean {
  * data under the data folder. Local endpoints without AWS credentials in the environment get
  * placeholder credentials (local servers accept any); everything else uses the SDK's chain.
  */
-export async function setUpAws(config: GatewayConfig, env: NodeJS.ProcessEnv, log: Logger): Promise<AwsResources> {
+export async function setUpAws(
+  config: GatewayConfig,
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+  observers: AwsObservers = {},
+): Promise<AwsResources> {
   const region = config.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
   const embedded = region === undefined && config.kinesisEndpoint === undefined && config.dynamodbEndpoint === undefined;
   const services: LocalService[] = [];
@@ -67,6 +79,8 @@ export async function setUpAws(config: GatewayConfig, env: NodeJS.ProcessEnv, lo
     ...(dynamodbEndpoint !== undefined ? { endpoint: dynamodbEndpoint } : {}),
     ...(dynamoCredentials !== undefined ? { credentials: dynamoCredentials } : {}),
   });
+  if (observers.kinesis !== undefined) observeAwsClient(kinesis, observers.kinesis, isThrottle);
+  if (observers.dynamodb !== undefined) observeAwsClient(dynamodb, observers.dynamodb, isDynamoThrottle);
   // Against AWS the tables come from deploy/ (CloudFormation), not from the gateway; embedded
   // mode and a local stand-in (a loopback DynamoDB endpoint) get them created by default.
   const createTables = config.createTables ?? (dynamodbEndpoint !== undefined && isLoopback(dynamodbEndpoint));

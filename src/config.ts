@@ -119,6 +119,31 @@ const OPTIONS = {
     schema: z.coerce.number().int().min(1000).default(86_400_000),
     help: 'how long an idle producer\'s sequence state is kept (producer.id.expiration.ms)',
   },
+  groupInitialRebalanceDelayMs: {
+    flag: 'group-initial-rebalance-delay-ms',
+    schema: z.coerce.number().int().min(0).default(3000),
+    help: 'how long a new group waits for more members before its first rebalance (group.initial.rebalance.delay.ms)',
+  },
+  groupMinSessionTimeoutMs: {
+    flag: 'group-min-session-timeout-ms',
+    schema: z.coerce.number().int().min(1).default(6000),
+    help: 'shortest session timeout a consumer may ask for (group.min.session.timeout.ms)',
+  },
+  groupMaxSessionTimeoutMs: {
+    flag: 'group-max-session-timeout-ms',
+    schema: z.coerce.number().int().min(1).default(1_800_000),
+    help: 'longest session timeout a consumer may ask for (group.max.session.timeout.ms)',
+  },
+  groupMaxSize: {
+    flag: 'group-max-size',
+    schema: z.coerce.number().int().min(1).default(2_147_483_647),
+    help: 'members per consumer group (group.max.size)',
+  },
+  offsetsRetentionMinutes: {
+    flag: 'offsets-retention-minutes',
+    schema: z.coerce.number().int().min(1).default(10_080),
+    help: 'how long committed offsets outlive an empty group (offsets.retention.minutes)',
+  },
   shutdownGraceMs: {
     flag: 'shutdown-grace-ms',
     schema: z.coerce.number().int().min(0).default(5000),

@@ -20,10 +20,18 @@ import { KinesisTopicManager } from './log/topic-manager.js';
 import { metadataAutoCreate, topicAdminApis } from './apis/topic-admin.js';
 import { MetricsServer } from './metrics/http.js';
 import { createMetricsRegistry } from './metrics/registry.js';
+import { observeRedis } from './metrics/aws-observer.js';
+import { GatewayMetrics } from './metrics/broker-metrics.js';
+import { brokerStateFrom, logStateFrom } from './metrics/providers.js';
+import { dynamoTableCheck, kinesisCheck, leasesCheck, Readiness } from './metrics/readiness.js';
 import { KafkaServer } from './server/server.js';
+import { groupApis } from './apis/group-apis.js';
+import { GroupCoordinator } from './groups/coordinator.js';
+import { DynamoOffsetStore } from './groups/dynamo-offset-store.js';
+import { SingleNodeGroupRouter } from './groups/router.js';
 import { initProducerIdHandler } from './apis/init-producer-id.js';
 import { IdempotenceGuard } from './producers/idempotence.js';
-import { createProducerStateStore } from './producers/producer-state-store.js';
+import { createProducerStateStore, RedisProducerStateStore } from './producers/producer-state-store.js';
 import { DynamoProducerIdAllocator } from './producers/producer-ids.js';
 
 export interface GatewayAddresses {
@@ -40,6 +48,7 @@ export interface GatewayParts {
   readonly topics: KinesisTopicManager;
   readonly logs: LogManager;
   readonly idempotence: IdempotenceGuard;
+  readonly groups: GroupCoordinator;
   readonly log: Logger;
 }
 
@@ -60,7 +69,12 @@ export class Gateway {
 
   static async start(config: GatewayConfig, log: Logger, options: GatewayOptions): Promise<Gateway> {
     const clusterId = loadOrCreateClusterId(config.dataDir);
-    const aws = await setUpAws(config, options.env ?? process.env, log);
+    const metricsRegistry = createMetricsRegistry();
+    const gatewayMetrics = new GatewayMetrics(metricsRegistry, { log });
+    const aws = await setUpAws(config, options.env ?? process.env, log, {
+      kinesis: gatewayMetrics.kinesisObserver(),
+      dynamodb: gatewayMetrics.dynamodbObserver(),
+    });
     const registry = new ApiRegistry();
     const kafka = new KafkaServer({
       host: config.host,
@@ -70,6 +84,8 @@ export class Gateway {
       maxRequestBytes: config.socketRequestMaxBytes,
       maxInFlightPerConnection: 100,
       apiVersionsFallback: apiVersionsFallback(registry),
+      onRequest: (api, apiVersion, totalTimeMs) => gatewayMetrics.requestCompleted(api, totalTimeMs, apiVersion),
+      onConnection: (event) => (event === 'opened' ? gatewayMetrics.connectionOpened() : gatewayMetrics.connectionClosed()),
     });
     const { port } = await kafka.listen();
     const cluster = new SingleNodeCluster(clusterId, {
@@ -82,6 +98,7 @@ export class Gateway {
       ...(config.redisUrl !== undefined ? { redisUrl: config.redisUrl } : {}),
       expirationMs: config.producerIdExpirationMs,
     });
+    if (producerState instanceof RedisProducerStateStore) observeRedis(producerState.redis, gatewayMetrics.redisObserver());
     const idempotence = new IdempotenceGuard(producerState, { log, settleMs: 30_000 + 15_000 });
     const logs = new LogManager(
       aws.kinesis,
@@ -124,8 +141,10 @@ export class Gateway {
       clusterDefaults: {},
       log,
     });
-    const parts: GatewayParts = { config, aws, cluster, topics, logs, idempotence, log };
-    const dataPath: DataPath = { registry: topics, logs, cluster, idempotence };
+    const parts: Omit<GatewayParts, 'groups'> = { config, aws, cluster, topics, logs, idempotence, log };
+    const dataPath: DataPath = { registry: topics, logs, cluster, idempotence, metrics: gatewayMetrics };
+    const logState = logStateFrom(() => logs.openPartitions());
+    gatewayMetrics.provide({ logState, brokerState: brokerStateFrom(topics, cluster) });
     registry
       .add(registerApi(apiVersionsHandler(registry)))
       .add(
@@ -145,21 +164,44 @@ export class Gateway {
       .add(registerApi(listOffsetsHandler(dataPath)))
       .add(registerApi(offsetForLeaderEpochHandler(dataPath)))
       .add(registerApi(initProducerIdHandler(new DynamoProducerIdAllocator(aws.dynamodb, aws.tables.producerIds))));
-    for (const api of topicAdminApis({ topics, cluster, onTopicDeleted: (topic) => logs.forgetTopic(topic.topicId) })) {
+    const onTopicDeleted = (topic: { name: string; topicId: string }): Promise<void> => {
+      gatewayMetrics.forgetTopic(topic.name);
+      return logs.forgetTopic(topic.topicId);
+    };
+    const router = new SingleNodeGroupRouter(cluster);
+    const groups = new GroupCoordinator({
+      store: new DynamoOffsetStore(aws.dynamodb, aws.tables.groupOffsets),
+      config: {
+        initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
+        minSessionTimeoutMs: config.groupMinSessionTimeoutMs,
+        maxSessionTimeoutMs: config.groupMaxSessionTimeoutMs,
+        maxGroupSize: config.groupMaxSize,
+        offsetsRetentionMs: config.offsetsRetentionMinutes * 60_000,
+      },
+      isLocal: (groupId) => router.isLocal(groupId),
+      log: log.child({ component: 'groups' }),
+    });
+    // Loads committed offsets; until then group requests get COORDINATOR_LOAD_IN_PROGRESS.
+    void groups.start();
+    for (const api of groupApis({ coordinator: groups, router, catalog: topics })) registry.add(api);
+    for (const api of topicAdminApis({ topics, cluster, onTopicDeleted })) {
       registry.add(api);
     }
 
-    const metrics = new MetricsServer(createMetricsRegistry());
+    const readiness = new Readiness([dynamoTableCheck(aws.dynamodb, aws.tables.leases), kinesisCheck(aws.kinesis), leasesCheck(logState)]);
+    const metrics = new MetricsServer(metricsRegistry, { readiness });
     const metricsPort = await metrics.listen(config.host, config.metricsPort);
     const addresses = { host: cluster.self.host, port, metricsPort };
     log.info({ ...addresses, clusterId, nodeId: config.nodeId }, 'gateway listening');
-    return new Gateway(kafka, metrics, parts, addresses, clusterId);
+    return new Gateway(kafka, metrics, { ...parts, groups }, addresses, clusterId);
   }
 
   /** Stops accepting, answers what was already read, gives leases up, then closes everything. */
   async stop(): Promise<void> {
-    const { log, logs, aws, config, idempotence } = this.parts;
+    const { log, logs, aws, config, idempotence, groups } = this.parts;
     log.info('gateway stopping');
+    // Members waiting in JoinGroup/SyncGroup get NOT_COORDINATOR; commits under way finish.
+    await groups.close();
     await this.kafka.close(config.shutdownGraceMs);
     await logs.shutdown();
     await idempotence.close();

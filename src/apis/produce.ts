@@ -208,10 +208,12 @@ export function produceHandler(dataPath: DataPath): ApiHandler<ProduceRequest, P
               deadlineMs: Date.now() + Math.min(request.timeoutMs, 5000),
             });
             if (begun.kind === 'duplicate') {
+              dataPath.metrics?.deduplicatedBatch();
               slot.baseOffset = begun.baseOffset;
               continue;
             }
             if (begun.kind === 'error') {
+              dataPath.metrics?.sequenceError(begun.errorCode);
               slot.errorCode = begun.errorCode;
               slot.errorMessage = begun.message;
               continue;

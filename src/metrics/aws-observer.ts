@@ -23,14 +23,14 @@ export type CallObserver = (call: ObservedCall) => void;
 /** The part of an SDK v3 client this needs (every @aws-sdk client has it). */
 export interface ObservableAwsClient {
   readonly middlewareStack: {
-    add(
-      middleware: (next: MiddlewareNext, context: { readonly commandName?: string }) => MiddlewareNext,
-      options: { step: 'initialize'; name: string; override?: boolean },
-    ): void;
+    // The SDK's middleware types are generic in each client's input and output unions; the
+    // middleware below handles any, so it is passed through `never`.
+    add(middleware: never, options: { step: 'initialize'; name: string; override?: boolean }): void;
   };
 }
 
 type MiddlewareNext = (args: { readonly input: unknown }) => Promise<{ readonly output: unknown }>;
+type Middleware = (next: MiddlewareNext, context: { readonly commandName?: string }) => MiddlewareNext;
 
 const MIDDLEWARE_NAME = 'kafkaKinesisGatewayCallObserver';
 
@@ -48,28 +48,26 @@ export function serviceErrorName(err: unknown): string {
 
 /** Reports every call made through `client` to `observer`; `isThrottle` classifies failures. */
 export function observeAwsClient(client: ObservableAwsClient, observer: CallObserver, isThrottle: (err: unknown) => boolean): void {
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const started = performance.now();
-      const operation = (context.commandName ?? 'Unknown').replace(/Command$/, '');
-      let result: { readonly output: unknown };
-      try {
-        result = await next(args);
-      } catch (err) {
-        report(observer, {
-          operation,
-          durationMs: performance.now() - started,
-          outcome: isThrottle(err) ? 'throttled' : 'error',
-          errorName: serviceErrorName(err),
-          input: args.input,
-        });
-        throw err;
-      }
-      report(observer, { operation, durationMs: performance.now() - started, outcome: 'ok', input: args.input, output: result.output });
-      return result;
-    },
-    { step: 'initialize', name: MIDDLEWARE_NAME, override: true },
-  );
+  const middleware: Middleware = (next, context) => async (args) => {
+    const started = performance.now();
+    const operation = (context.commandName ?? 'Unknown').replace(/Command$/, '');
+    let result: { readonly output: unknown };
+    try {
+      result = await next(args);
+    } catch (err) {
+      report(observer, {
+        operation,
+        durationMs: performance.now() - started,
+        outcome: isThrottle(err) ? 'throttled' : 'error',
+        errorName: serviceErrorName(err),
+        input: args.input,
+      });
+      throw err;
+    }
+    report(observer, { operation, durationMs: performance.now() - started, outcome: 'ok', input: args.input, output: result.output });
+    return result;
+  };
+  client.middlewareStack.add(middleware as never, { step: 'initialize', name: MIDDLEWARE_NAME, override: true });
 }
 
 function report(observer: CallObserver, call: ObservedCall): void {
@@ -109,4 +107,11 @@ export function observeRedis(redis: ObservableRedis, observer: CallObserver): vo
     );
     return original(command, ...rest);
   };
+}
+
+const DYNAMODB_THROTTLES: ReadonlySet<string> = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded']);
+
+/** DynamoDB's throttling errors (provisioned capacity, account request rate). */
+export function isDynamoThrottle(err: unknown): boolean {
+  return DYNAMODB_THROTTLES.has(serviceErrorName(err));
 }
