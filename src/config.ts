@@ -24,6 +24,16 @@ const OPTIONS = {
     schema: z.string().min(1).optional(),
     help: 'host name clients are told to connect to (default: --host, or 127.0.0.1 when binding all addresses)',
   },
+  advertisedPort: {
+    flag: 'advertised-port',
+    schema: z.coerce.number().int().min(1).max(65535).optional(),
+    help: 'port clients are told to connect to, when it differs from --port (a proxy, a NodePort; default: the listener port)',
+  },
+  rack: {
+    flag: 'rack',
+    schema: z.string().min(1).max(256).optional(),
+    help: 'rack (e.g. availability zone) this node reports in Metadata (broker.rack)',
+  },
   metricsPort: {
     flag: 'metrics-port',
     schema: port.default(11001),
@@ -41,8 +51,8 @@ const OPTIONS = {
   },
   nodeId: {
     flag: 'node-id',
-    schema: z.coerce.number().int().min(0).max(2147483647).default(0),
-    help: 'broker id this gateway reports',
+    schema: z.coerce.number().int().min(0).max(2147483647).optional(),
+    help: 'broker id this gateway reports, unique per node (default: the StatefulSet ordinal of the pod name in Kubernetes, else the id this data folder had, else the lowest free id in the node registry)',
   },
   socketRequestMaxBytes: {
     flag: 'socket-request-max-bytes',

@@ -1,3 +1,5 @@
+import { randomInt } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { apiVersionsFallback, apiVersionsHandler } from './apis/api-versions.js';
 import type { DataPath } from './apis/data-path.js';
@@ -10,8 +12,19 @@ import { offsetForLeaderEpochHandler } from './apis/offset-for-leader-epoch.js';
 import { produceHandler } from './apis/produce.js';
 import { setUpAws, type AwsResources } from './aws-setup.js';
 import { loadOrCreateClusterId } from './cluster/cluster-id.js';
-import { SingleNodeCluster } from './cluster/cluster.js';
 import { DynamoLeaseStore } from './cluster/leases.js';
+import { MultiNodeCluster } from './cluster/multi-node-cluster.js';
+import {
+  allocateNodeId,
+  DynamoNodeRegistry,
+  NodeIdConflictError,
+  ordinalFromHostname,
+  readStoredNodeId,
+  registerNode,
+  storeNodeId,
+  type NodeRecord,
+  type RegistrationTiming,
+} from './cluster/node-registry.js';
 import { advertisedHost, type GatewayConfig } from './config.js';
 import { LogManager } from './log/log-manager.js';
 import { DynamoOffsetIndex } from './log/offset-index.js';
@@ -22,13 +35,13 @@ import { MetricsServer } from './metrics/http.js';
 import { createMetricsRegistry } from './metrics/registry.js';
 import { observeRedis } from './metrics/aws-observer.js';
 import { GatewayMetrics } from './metrics/broker-metrics.js';
-import { brokerStateFrom, logStateFrom } from './metrics/providers.js';
+import { brokerStateFrom, lagFromCoordinator, logStateFrom } from './metrics/providers.js';
 import { dynamoTableCheck, kinesisCheck, leasesCheck, Readiness } from './metrics/readiness.js';
 import { KafkaServer } from './server/server.js';
 import { groupApis } from './apis/group-apis.js';
 import { GroupCoordinator } from './groups/coordinator.js';
 import { DynamoOffsetStore } from './groups/dynamo-offset-store.js';
-import { SingleNodeGroupRouter } from './groups/router.js';
+import { MultiNodeGroupRouter } from './groups/router.js';
 import { initProducerIdHandler } from './apis/init-producer-id.js';
 import { IdempotenceGuard } from './producers/idempotence.js';
 import { createProducerStateStore, RedisProducerStateStore } from './producers/producer-state-store.js';
@@ -44,7 +57,7 @@ export interface GatewayAddresses {
 export interface GatewayParts {
   readonly config: GatewayConfig;
   readonly aws: AwsResources;
-  readonly cluster: SingleNodeCluster;
+  readonly cluster: MultiNodeCluster;
   readonly topics: KinesisTopicManager;
   readonly logs: LogManager;
   readonly idempotence: IdempotenceGuard;
@@ -68,7 +81,6 @@ export class Gateway {
   ) {}
 
   static async start(config: GatewayConfig, log: Logger, options: GatewayOptions): Promise<Gateway> {
-    const clusterId = loadOrCreateClusterId(config.dataDir);
     const metricsRegistry = createMetricsRegistry();
     const gatewayMetrics = new GatewayMetrics(metricsRegistry, { log });
     const aws = await setUpAws(config, options.env ?? process.env, log, {
@@ -88,12 +100,16 @@ export class Gateway {
       onConnection: (event) => (event === 'opened' ? gatewayMetrics.connectionOpened() : gatewayMetrics.connectionClosed()),
     });
     const { port } = await kafka.listen();
-    const cluster = new SingleNodeCluster(clusterId, {
-      nodeId: config.nodeId,
-      host: advertisedHost(config),
-      port,
-      rack: null,
-    });
+    const leaseStore = new DynamoLeaseStore(aws.dynamodb, aws.tables.leases);
+    let cluster: MultiNodeCluster;
+    try {
+      cluster = await joinCluster(config, aws, leaseStore, port, options.env ?? process.env, log);
+    } catch (err) {
+      await kafka.close(0);
+      await aws.close();
+      throw err;
+    }
+    const clusterId = cluster.clusterId;
     const producerState = createProducerStateStore({
       ...(config.redisUrl !== undefined ? { redisUrl: config.redisUrl } : {}),
       expirationMs: config.producerIdExpirationMs,
@@ -103,8 +119,10 @@ export class Gateway {
     const logs = new LogManager(
       aws.kinesis,
       new DynamoOffsetIndex(aws.dynamodb, aws.tables.offsetIndex),
-      new DynamoLeaseStore(aws.dynamodb, aws.tables.leases),
+      leaseStore,
       {
+        leaseOwner: cluster.incarnation,
+        placement: cluster,
         tailCacheBytes: config.tailCacheBytes,
         leaseTtlMs: config.leaseTtlMs,
         pollIntervalMs: config.kinesisPollIntervalMs ?? (aws.embedded ? 20 : 200),
@@ -125,6 +143,7 @@ export class Gateway {
         });
       },
     );
+    cluster.setLocalLeases((topicId, partition) => logs.ledLease(topicId, partition));
     idempotence.setLocator((reservation) =>
       logs.locateProducerBatch(reservation.partitionKey, {
         producerId: reservation.producerId,
@@ -168,7 +187,7 @@ export class Gateway {
       gatewayMetrics.forgetTopic(topic.name);
       return logs.forgetTopic(topic.topicId);
     };
-    const router = new SingleNodeGroupRouter(cluster);
+    const router = new MultiNodeGroupRouter(cluster);
     const groups = new GroupCoordinator({
       store: new DynamoOffsetStore(aws.dynamodb, aws.tables.groupOffsets),
       config: {
@@ -179,29 +198,44 @@ export class Gateway {
         offsetsRetentionMs: config.offsetsRetentionMinutes * 60_000,
       },
       isLocal: (groupId) => router.isLocal(groupId),
+      isSoleCoordinator: () => router.isSoleCoordinator(),
       log: log.child({ component: 'groups' }),
+    });
+    // A node joined or left: hand over partitions that belong elsewhere, drop groups that moved.
+    cluster.onChange(() => {
+      logs.rebalanceSoon();
+      groups.ownershipChanged();
     });
     // Loads committed offsets; until then group requests get COORDINATOR_LOAD_IN_PROGRESS.
     void groups.start();
+    gatewayMetrics.provide({ lag: lagFromCoordinator(groups) });
     for (const api of groupApis({ coordinator: groups, router, catalog: topics })) registry.add(api);
     for (const api of topicAdminApis({ topics, cluster, onTopicDeleted })) {
       registry.add(api);
     }
 
     const readiness = new Readiness([dynamoTableCheck(aws.dynamodb, aws.tables.leases), kinesisCheck(aws.kinesis), leasesCheck(logState)]);
-    const metrics = new MetricsServer(metricsRegistry, { readiness });
+    const metrics = new MetricsServer(metricsRegistry, { readiness, extra: [gatewayMetrics] });
     const metricsPort = await metrics.listen(config.host, config.metricsPort);
     const addresses = { host: cluster.self.host, port, metricsPort };
-    log.info({ ...addresses, clusterId, nodeId: config.nodeId }, 'gateway listening');
+    log.info({ ...addresses, clusterId, nodeId: cluster.self.nodeId, advertisedPort: cluster.self.port, rack: cluster.self.rack }, 'gateway listening');
     return new Gateway(kafka, metrics, { ...parts, groups }, addresses, clusterId);
+  }
+
+  /** The consumer-group coordinator this gateway serves (for tests and diagnostics). */
+  get groups(): GroupCoordinator {
+    return this.parts.groups;
   }
 
   /** Stops accepting, answers what was already read, gives leases up, then closes everything. */
   async stop(): Promise<void> {
-    const { log, logs, aws, config, idempotence, groups } = this.parts;
+    const { log, logs, aws, config, idempotence, groups, cluster } = this.parts;
     log.info('gateway stopping');
     // Members waiting in JoinGroup/SyncGroup get NOT_COORDINATOR; commits under way finish.
     await groups.close();
+    // Out of the registry: the other nodes take this node's partitions and groups at their next
+    // look, while the requests already read here are answered and its partitions handed over.
+    await cluster.leave();
     await this.kafka.close(config.shutdownGraceMs);
     await logs.shutdown();
     await idempotence.close();
@@ -210,4 +244,72 @@ export class Gateway {
     await aws.close();
     log.info('gateway stopped');
   }
+}
+
+/**
+ * Registers this node in the node registry and reads the cluster. The node id is --node-id; else,
+ * in Kubernetes, the StatefulSet ordinal in the pod's host name; else the id this data folder was
+ * given before; else the lowest free one (kept in the data folder for the next start). A node id
+ * held by another live process is refused (NodeIdConflictError).
+ */
+async function joinCluster(
+  config: GatewayConfig,
+  aws: AwsResources,
+  leases: DynamoLeaseStore,
+  listenerPort: number,
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+): Promise<MultiNodeCluster> {
+  const registry = new DynamoNodeRegistry(aws.dynamodb, aws.tables.nodes);
+  // The first node stores its data folder's cluster id (so a single gateway keeps the one it had).
+  const clusterId = await registry.clusterId(loadOrCreateClusterId(config.dataDir));
+  const heartbeatIntervalMs = Math.max(100, Math.floor(config.leaseTtlMs / 3));
+  const nodeTimeoutMs = config.leaseTtlMs;
+  const timing: RegistrationTiming = {
+    heartbeatIntervalMs,
+    nodeTimeoutMs,
+    onWaiting: (other) =>
+      log.warn(
+        { nodeId: other.nodeId, host: other.host, port: other.port, heartbeatAgoMs: Date.now() - other.heartbeatAtMs },
+        'this node id is registered to another process: waiting to see whether it is still alive (a crashed predecessor ages out)',
+      ),
+  };
+  const identity = {
+    host: advertisedHost(config),
+    port: config.advertisedPort ?? listenerPort,
+    rack: config.rack ?? null,
+    incarnation: randomInt(1, 2 ** 31 - 1),
+    startedAtMs: Date.now(),
+  };
+  const fromPod = env.KUBERNETES_SERVICE_HOST !== undefined ? ordinalFromHostname(env.HOSTNAME ?? hostname()) : undefined;
+  const configured = config.nodeId ?? fromPod;
+  let self: NodeRecord;
+  if (configured !== undefined) {
+    self = await registerNode(registry, { ...identity, nodeId: configured }, timing);
+  } else {
+    const stored = readStoredNodeId(config.dataDir);
+    let registered: NodeRecord | undefined;
+    if (stored !== undefined) {
+      try {
+        registered = await registerNode(registry, { ...identity, nodeId: stored }, timing);
+      } catch (err) {
+        if (!(err instanceof NodeIdConflictError)) throw err;
+        log.warn({ nodeId: stored }, 'the node id this data folder had is used by another live gateway; taking a free one');
+      }
+    }
+    self = registered ?? (await allocateNodeId(registry, identity, timing));
+    if (self.nodeId !== stored) storeNodeId(config.dataDir, self.nodeId);
+  }
+  const cluster = new MultiNodeCluster({
+    clusterId,
+    registry,
+    leases,
+    self,
+    heartbeatIntervalMs,
+    nodeTimeoutMs,
+    log: log.child({ component: 'cluster' }),
+  });
+  await cluster.start();
+  log.info({ nodeId: self.nodeId, incarnation: self.incarnation, liveNodes: cluster.liveNodeIds() }, 'joined the gateway cluster');
+  return cluster;
 }

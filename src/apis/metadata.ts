@@ -39,7 +39,7 @@ export function metadataHandler(deps: MetadataDependencies): ApiHandler<Metadata
     entry.topicId = topic.topicId;
     entry.isInternal = topic.internal;
     for (let partition = 0; partition < topic.partitionCount; partition++) {
-      const leadership = cluster.leadership(topic.name, partition, topic.replicationFactor);
+      const leadership = cluster.leadership(topic.name, partition, topic.replicationFactor, topic.topicId);
       entry.partitions.push({
         errorCode: ErrorCode.NONE,
         partitionIndex: partition,
@@ -81,6 +81,7 @@ export function metadataHandler(deps: MetadataDependencies): ApiHandler<Metadata
     maxVersion: 12,
     async handle(request, context) {
       const response = metadataResponse.create();
+      await cluster.prepare?.();
       response.clusterId = cluster.clusterId;
       response.controllerId = cluster.controllerId;
       response.brokers = cluster.brokers().map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack }));

@@ -134,6 +134,8 @@ function errorFor(err: unknown): { errorCode: number; message: string } {
       'stream-missing': ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
       kms: ErrorCode.KAFKA_STORAGE_ERROR,
       failed: ErrorCode.KAFKA_STORAGE_ERROR,
+      // The lease was lost or handed over before these records went out: the client asks the new leader.
+      'not-leader': ErrorCode.NOT_LEADER_OR_FOLLOWER,
     }[err.reason];
     return { errorCode, message: err.message };
   }
@@ -241,7 +243,7 @@ export function produceHandler(dataPath: DataPath): ApiHandler<ProduceRequest, P
               try {
                 written = await reservation.done;
               } catch (err) {
-                const maybeWritten = !(err instanceof WriteError && err.reason === 'stream-missing');
+                const maybeWritten = !(err instanceof WriteError && (err.reason === 'stream-missing' || !err.maybeWritten));
                 if (ticket !== undefined) void guard?.failed(ticket, { maybeWritten });
                 throw err;
               }

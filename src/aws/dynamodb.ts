@@ -221,6 +221,8 @@ export class TableNames {
   readonly groupOffsets: string;
   /** The producer id counter (src/producers/producer-ids.ts). */
   readonly producerIds: string;
+  /** The node registry and the cluster id (src/cluster/node-registry.ts). */
+  readonly nodes: string;
 
   constructor(readonly prefix: string) {
     if (!/^[a-zA-Z0-9_.-]*$/.test(prefix)) {
@@ -232,6 +234,7 @@ export class TableNames {
     this.leases = `${prefix}leases`;
     this.groupOffsets = `${prefix}group-offsets`;
     this.producerIds = `${prefix}producer-ids`;
+    this.nodes = `${prefix}nodes`;
   }
 }
 
@@ -258,6 +261,7 @@ export function gatewayTableSpecs(names: TableNames): TableSpec[] {
     { name: names.leases, partitionKey: { name: 'resource', type: 'S' } },
     { name: names.groupOffsets, partitionKey: { name: 'group', type: 'S' }, sortKey: { name: 'tp', type: 'S' } },
     { name: names.producerIds, partitionKey: { name: 'counter', type: 'S' } },
+    { name: names.nodes, partitionKey: { name: 'id', type: 'S' } },
   ];
 }
 

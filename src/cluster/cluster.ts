@@ -24,7 +24,13 @@ export interface ClusterView {
   readonly controllerId: number;
   readonly self: BrokerNode;
   brokers(): readonly BrokerNode[];
-  leadership(topic: string, partition: number, replicationFactor: number): PartitionLeadership;
+  /**
+   * Who leads the partition and at which epoch. `topicId` (the topic's id) lets a multi-node
+   * view report the lease epoch; without it the view may only know the designated leader.
+   */
+  leadership(topic: string, partition: number, replicationFactor: number, topicId?: string): PartitionLeadership;
+  /** Brings cached leadership up to date before a Metadata answer (optional; cheap when fresh). */
+  prepare?(): Promise<void>;
 }
 
 export class SingleNodeCluster implements ClusterView {

@@ -12,7 +12,7 @@
  * its expiresAtMs (the lease is computed from the time the request was sent, so the holder's
  * view is never later than the stored one).
  */
-import { GetItemCommand, PutItemCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand, ScanCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { attrN, attrS, isConditionFailed, readN, readS, type Item } from '../aws/dynamodb.js';
 
 export interface Lease {
@@ -164,6 +164,21 @@ export class DynamoLeaseStore implements LeaseStore {
       new GetItemCommand({ TableName: this.tableName, Key: { resource: attrS(resource) }, ConsistentRead: true }),
     );
     return out.Item === undefined ? undefined : fromItem(out.Item);
+  }
+
+  /**
+   * Every stored lease, live or not (an eventually consistent Scan): what Metadata reports
+   * leaders and leader epochs from, through a short-lived cache.
+   */
+  async scan(): Promise<Lease[]> {
+    const leases: Lease[] = [];
+    let startKey: Item | undefined;
+    do {
+      const out = await this.client.send(new ScanCommand({ TableName: this.tableName, ExclusiveStartKey: startKey }));
+      for (const item of out.Items ?? []) leases.push(fromItem(item));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    return leases;
   }
 
   /** A conditional PutItem; false when the condition did not hold. */

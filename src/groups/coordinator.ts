@@ -72,6 +72,13 @@ export interface GroupCoordinatorOptions {
   readonly scheduler?: Scheduler;
   /** Whether this node coordinates the group (DESIGN.md section 5); a single node coordinates all. */
   readonly isLocal?: (groupId: string) => boolean;
+  /**
+   * Whether this node is the only coordinator there can be (default: always). While it is, a
+   * group it holds nothing of is new; once other nodes may coordinate groups, a group that
+   * becomes local is loaded from the store before it is served (COORDINATOR_LOAD_IN_PROGRESS
+   * meanwhile), and groups that stop being local are dropped (see ownershipChanged()).
+   */
+  readonly isSoleCoordinator?: () => boolean;
   readonly log?: Logger;
   readonly hooks?: GroupCoordinatorHooks;
 }
@@ -217,6 +224,13 @@ export class GroupCoordinator {
   private readonly store: OffsetStore;
   private readonly scheduler: Scheduler;
   private readonly isLocal: (groupId: string) => boolean;
+  private readonly isSoleCoordinator: () => boolean;
+  /** No other node can have coordinated a group since the offsets were loaded: an unknown group is new. */
+  private complete = true;
+  /** Groups loaded from the store since they became local (or known to have nothing stored). */
+  private readonly verified = new Set<string>();
+  /** Group loads under way; a load whose entry was replaced or removed is discarded. */
+  private readonly loadingGroups = new Map<string, object>();
   private readonly log: Logger;
   private readonly hooks: GroupCoordinatorHooks;
   private readonly groups = new Map<string, ClassicGroup>();
@@ -230,6 +244,7 @@ export class GroupCoordinator {
     this.store = options.store;
     this.scheduler = options.scheduler ?? systemScheduler;
     this.isLocal = options.isLocal ?? (() => true);
+    this.isSoleCoordinator = options.isSoleCoordinator ?? (() => true);
     this.log = options.log ?? pino({ level: 'silent' });
     this.hooks = options.hooks ?? {};
   }
@@ -254,9 +269,13 @@ export class GroupCoordinator {
     for (let attempt = 1; this.state === 'loading'; attempt++) {
       try {
         const started = this.scheduler.now();
+        const soleAtStart = this.isSoleCoordinator();
         const offsets = await this.store.loadAll();
         if (this.state !== 'loading') return;
-        for (const stored of offsets) {
+        // With other coordinators about, groups are loaded one by one as they become local.
+        this.complete = soleAtStart && this.isSoleCoordinator();
+        for (const stored of this.complete ? offsets : []) {
+          if (!this.isLocal(stored.groupId)) continue;
           let group = this.groups.get(stored.groupId);
           if (group === undefined) this.groups.set(stored.groupId, (group = new ClassicGroup(stored.groupId, null)));
           group.setOffset(stored.topic, stored.partition, {
@@ -341,7 +360,70 @@ export class GroupCoordinator {
     if (this.state === 'closed') return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     if (this.state === 'loading') return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
     if (!this.isLocal(groupId)) return ErrorCode.NOT_COORDINATOR;
+    if (!this.isGroupLoaded(groupId)) return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
     return ErrorCode.NONE;
+  }
+
+  /**
+   * Whether what this node holds of the group is all there is: a group in memory always is
+   * (groups that stop being local are dropped); an unknown one is new while this node is the
+   * sole coordinator, and otherwise is loaded from the store first (started here).
+   */
+  private isGroupLoaded(groupId: string): boolean {
+    if (this.groups.has(groupId) || this.verified.has(groupId)) return true;
+    if (this.complete && this.isSoleCoordinator()) return true;
+    this.complete = false;
+    if (!this.loadingGroups.has(groupId)) this.loadGroup(groupId);
+    return false;
+  }
+
+  private loadGroup(groupId: string): void {
+    const token = {};
+    this.loadingGroups.set(groupId, token);
+    const current = (): boolean => this.loadingGroups.get(groupId) === token && this.state === 'active' && this.isLocal(groupId);
+    this.store.loadGroup(groupId).then(
+      (offsets) => {
+        if (!current() || this.groups.has(groupId)) return;
+        if (offsets.length > 0) {
+          const group = new ClassicGroup(groupId, null);
+          for (const stored of offsets) {
+            group.setOffset(stored.topic, stored.partition, {
+              offset: stored.offset,
+              leaderEpoch: stored.leaderEpoch,
+              metadata: stored.metadata,
+              commitTimestampMs: stored.commitTimestampMs,
+              expireTimestampMs: stored.expireTimestampMs,
+            });
+          }
+          this.groups.set(groupId, group);
+        }
+        this.verified.add(groupId);
+        this.log.info({ groupId, offsets: offsets.length }, 'group loaded: this node coordinates it now');
+      },
+      (err: unknown) => this.log.warn({ err, groupId }, 'loading the group failed; it is loaded again on its next request'),
+    ).finally(() => {
+      if (this.loadingGroups.get(groupId) === token) this.loadingGroups.delete(groupId);
+    });
+  }
+
+  /**
+   * The placement of groups may have changed (a node joined or left, or this node's own
+   * membership is in doubt): groups that are no longer local are dropped, their waiting members
+   * told NOT_COORDINATOR, so that they find the new coordinator, which loads the group afresh.
+   */
+  ownershipChanged(): void {
+    if (!this.isSoleCoordinator()) this.complete = false;
+    if (this.state === 'closed') return;
+    const moved: string[] = [];
+    for (const [groupId, group] of this.groups) {
+      if (this.isLocal(groupId)) continue;
+      this.unload(group, ErrorCode.NOT_COORDINATOR);
+      this.groups.delete(groupId);
+      moved.push(groupId);
+    }
+    for (const groupId of this.verified) if (!this.isLocal(groupId)) this.verified.delete(groupId);
+    for (const groupId of this.loadingGroups.keys()) if (!this.isLocal(groupId)) this.loadingGroups.delete(groupId);
+    if (moved.length > 0) this.log.info({ groups: moved }, 'groups moved to other nodes');
   }
 
   // -------------------------------------------------------------------------------------------

@@ -18,6 +18,26 @@ export interface LogManagerOptions {
   readonly indexIntervalBytes: number;
   readonly indexIntervalMs: number;
   readonly writeTimeoutMs: number;
+  /** Lease owner id of this process (the node's registry incarnation); default a random one. */
+  readonly leaseOwner?: number;
+  /** Which partitions this node should lead (rendezvous over live nodes); absent: every partition. */
+  readonly placement?: PartitionPlacement;
+  /** How often led partitions that belong elsewhere are looked for and handed over (default 1000 ms). */
+  readonly rebalanceIntervalMs?: number;
+  /** Handovers started per rebalance round (default: an eighth of the led partitions, at least 1). */
+  readonly maxHandoversPerRound?: number;
+  /** How long a handover waits for writes under way to finish and be read back (default 3000 ms). */
+  readonly handoverDrainMs?: number;
+}
+
+/** Where partitions belong (DESIGN.md section 5): the cluster view's rendezvous placement. */
+export interface PartitionPlacement {
+  /**
+   * Whether this node should lead the partition now. False when another live node is designated
+   * (that node takes the lease once it is free) or when this node is unsure of its own
+   * membership. A partition this node leads that becomes false is handed over, gradually.
+   */
+  shouldLead(topic: string, partition: number): boolean;
 }
 
 /** A partition this node leads: its lease, in-memory log and tailer. */
@@ -27,6 +47,10 @@ export interface LedPartition {
   readonly log: PartitionLog;
   readonly tailer: PartitionTailer;
   lease: Lease;
+  /** Being handed over or closed: requests get NOT_LEADER_OR_FOLLOWER while writes under way finish. */
+  handingOver?: boolean;
+  /** The lease is given up or lost: nothing more may be written. */
+  released?: boolean;
 }
 
 /** Why this node cannot serve a partition. */
@@ -36,19 +60,34 @@ export type PartitionUnavailable = 'not-leader' | 'unknown-partition';
 const COLD_READERS_PER_PARTITION = 4;
 
 /**
- * The partitions this node leads. A partition is opened on first use: its lease is taken
- * (conditional write, epoch + 1), then its tail is rebuilt from the last index anchor; while
- * open the lease is renewed, and a lost lease closes it.
+ * The partitions this node leads. A partition is opened on first use, if the placement gives it
+ * to this node: its lease is taken (conditional write, epoch + 1), then its tail is rebuilt from
+ * the last index anchor; while open the lease is renewed, and a lost lease closes it. Nothing is
+ * written for a partition whose lease is not safely live (it runs out within a quarter of the
+ * lease time: renewals failing, or this process was paused), so a node that comes back from a
+ * pause never writes as a leader it no longer is. Led partitions the placement gives to another
+ * node are handed over a few at a time: new requests are refused, writes under way finish and
+ * are read back, then the lease is released for the new leader.
  */
 export class LogManager {
   private readonly partitions = new Map<string, Promise<LedPartition | PartitionUnavailable>>();
+  /** The open partitions (those of `partitions` that resolved to a led partition). */
+  private readonly led = new Map<string, LedPartition>();
+  /** Every partition whose lease this process holds: the open ones and those still opening (renewed alike). */
+  private readonly held = new Map<string, LedPartition>();
   private readonly writers = new Map<string, StreamWriter>();
   private readonly coldReaders = new Map<string, PartitionReader[]>();
   /** How many partition maps the topic had when each partition was opened. */
   private readonly openedWith = new Map<string, number>();
   private readonly renewTimer: NodeJS.Timeout;
+  private readonly rebalanceTimer: NodeJS.Timeout;
+  private rebalancing: Promise<void> | undefined;
+  private renewing = false;
+  private stopped = false;
   /** Lease owner id of this process: a second process with the same node id must not share leases. */
-  readonly leaseOwner = randomInt(1, 2 ** 31 - 1);
+  readonly leaseOwner: number;
+  /** A lease closer than this to its expiry is not written under. */
+  private readonly leaseGuardMs: number;
 
   constructor(
     private readonly kinesis: KinesisClient,
@@ -59,30 +98,64 @@ export class LogManager {
     /** Called once a partition's tail is rebuilt, before it serves requests. */
     private readonly onPartitionOpened: (partitionKey: string, log: PartitionLog) => Promise<void> = async () => undefined,
   ) {
+    this.leaseOwner = options.leaseOwner ?? randomInt(1, 2 ** 31 - 1);
+    this.leaseGuardMs = Math.floor(options.leaseTtlMs / 4);
     this.renewTimer = setInterval(() => void this.renewLeases(), Math.max(200, Math.floor(options.leaseTtlMs / 3)));
     this.renewTimer.unref();
+    this.rebalanceTimer = setInterval(() => void this.rebalance(), options.rebalanceIntervalMs ?? 1000);
+    this.rebalanceTimer.unref();
+  }
+
+  /** Whether the partition may be served and written now: open, not being handed over, its lease safely live. */
+  private serving(led: LedPartition): boolean {
+    return !led.handingOver && !led.released && Date.now() < led.lease.expiresAtMs - this.leaseGuardMs;
+  }
+
+  /** The lease of a partition this node leads and serves, for Metadata. */
+  ledLease(topicId: string, partition: number): Lease | undefined {
+    const led = this.led.get(`${topicId}/${partition}`);
+    return led !== undefined && this.serving(led) ? led.lease : undefined;
   }
 
   /** The led partition, opening it on first use. */
   partition(topic: Topic, partition: number): Promise<LedPartition | PartitionUnavailable> {
     if (partition < 0 || partition >= topic.partitionCount) return Promise.resolve('unknown-partition');
     const key = partitionKey(topic, partition);
+    const open = this.led.get(key);
+    if (open !== undefined && !this.serving(open)) {
+      if (open.handingOver === true) return Promise.resolve('not-leader');
+      // The lease ran out under us (renewals failed, or the process was paused): whoever holds
+      // it now may have written since. Start over: a fresh lease and a rebuilt tail, if ours.
+      this.logger.warn({ topic: topic.name, partition }, 'partition lease ran out; no longer leading');
+      this.drop(key, open);
+    }
     let opening = this.partitions.get(key);
     const current = this.openedWith.get(key);
     if (opening !== undefined && current !== undefined && current !== topic.partitionMaps.length) {
       // CreatePartitions added a partition map: reopen under the new one.
       this.partitions.delete(key);
+      this.led.delete(key);
+      this.held.delete(key);
       void opening.then((led) => (typeof led === 'string' ? undefined : this.close(led)));
       opening = undefined;
     }
     if (opening === undefined) {
+      if (this.stopped) return Promise.resolve('not-leader');
       this.openedWith.set(key, topic.partitionMaps.length);
       opening = this.open(topic, partition);
       this.partitions.set(key, opening);
       // A node that could not lead may be able to later (the other lease expires).
-      void opening.then((result) => {
-        if (typeof result === 'string') this.partitions.delete(key);
-      }, () => this.partitions.delete(key));
+      const settled = opening;
+      void settled.then(
+        (result) => {
+          if (this.partitions.get(key) !== settled) return;
+          if (typeof result === 'string') this.partitions.delete(key);
+          else this.led.set(key, result);
+        },
+        () => {
+          if (this.partitions.get(key) === settled) this.partitions.delete(key);
+        },
+      );
     }
     return opening;
   }
@@ -90,10 +163,19 @@ export class LogManager {
   writer(topic: Topic): StreamWriter {
     let writer = this.writers.get(topic.topicId);
     if (writer === undefined) {
+      const topicId = topic.topicId;
       writer = new StreamWriter(
         this.kinesis,
         topic.streamName,
-        { maxConcurrentCalls: 4, retryTimeoutMs: this.options.writeTimeoutMs },
+        {
+          maxConcurrentCalls: 4,
+          retryTimeoutMs: this.options.writeTimeoutMs,
+          // Fencing: records go out only under a lease that is safely live.
+          mayWrite: (partition) => {
+            const led = this.led.get(`${topicId}/${partition}`);
+            return led !== undefined && !led.released && Date.now() < led.lease.expiresAtMs - this.leaseGuardMs;
+          },
+        },
         this.logger,
       );
       this.writers.set(topic.topicId, writer);
@@ -171,6 +253,8 @@ export class LogManager {
     for (const [key, opening] of this.partitions) {
       if (!key.startsWith(`${topicId}/`)) continue;
       this.partitions.delete(key);
+      this.led.delete(key);
+      this.held.delete(key);
       closing.push(opening.then((led) => (typeof led === 'string' ? undefined : this.close(led))));
     }
     this.writers.get(topicId)?.close();
@@ -180,11 +264,87 @@ export class LogManager {
 
   /** Stops tailers and gives leases up so another node can lead at once. */
   async shutdown(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.renewTimer);
-    for (const writer of this.writers.values()) writer.close();
+    clearInterval(this.rebalanceTimer);
+    await this.rebalancing;
     const open = await Promise.all([...this.partitions.values()].map((p) => p.catch(() => undefined)));
-    await Promise.all(open.map((led) => (led === undefined || typeof led === 'string' ? undefined : this.close(led))));
+    // Writes already under way finish (and are read back) before the leases go.
+    await Promise.all(
+      open.map((led) => (led === undefined || typeof led === 'string' ? undefined : this.handOver(partitionKey(led.topic, led.partition), led))),
+    );
+    for (const writer of this.writers.values()) writer.close();
     this.partitions.clear();
+    this.led.clear();
+    this.held.clear();
+  }
+
+  /** Runs a rebalance round now (the cluster's membership changed) instead of at the next tick. */
+  rebalanceSoon(): void {
+    setImmediate(() => void this.rebalance());
+  }
+
+  /**
+   * Hands over led partitions the placement gives to another node: at most
+   * `maxHandoversPerRound` per round, so that a node joining takes its share gradually, and
+   * clients move a few partitions at a time.
+   */
+  rebalance(): Promise<void> {
+    const placement = this.options.placement;
+    if (placement === undefined || this.stopped || this.rebalancing !== undefined) return this.rebalancing ?? Promise.resolve();
+    const misplaced = [...this.led].filter(
+      ([, led]) => led.handingOver !== true && !led.released && !placement.shouldLead(led.topic.name, led.partition),
+    );
+    if (misplaced.length === 0) return Promise.resolve();
+    const budget = this.options.maxHandoversPerRound ?? Math.max(1, Math.ceil(this.led.size / 8));
+    const round = misplaced.slice(0, budget);
+    this.logger.info(
+      { partitions: round.map(([, led]) => `${led.topic.name}-${led.partition}`), waiting: misplaced.length - round.length },
+      'handing partitions over to their designated leaders',
+    );
+    this.rebalancing = Promise.all(round.map(([key, led]) => this.handOver(key, led)))
+      .then(() => undefined)
+      .finally(() => {
+        this.rebalancing = undefined;
+      });
+    return this.rebalancing;
+  }
+
+  /**
+   * Gives a led partition up cleanly: new requests are refused at once (NOT_LEADER_OR_FOLLOWER),
+   * writes already accepted finish and are read back so their producers learn their offsets,
+   * then the tailer stops and the lease is released for the next leader.
+   */
+  private async handOver(key: string, led: LedPartition): Promise<void> {
+    if (led.handingOver === true) return;
+    led.handingOver = true;
+    const deadline = Date.now() + (this.options.handoverDrainMs ?? 3000);
+    const writer = this.writers.get(led.topic.topicId);
+    while (Date.now() < deadline && (writer?.hasPending(led.partition) === true || led.log.awaitedSequences > 0)) {
+      led.tailer.kick();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    if (this.led.get(key) === led) {
+      this.partitions.delete(key);
+      this.led.delete(key);
+    }
+    if (this.held.get(key) === led) this.held.delete(key);
+    await this.close(led);
+    this.logger.info({ topic: led.topic.name, partition: led.partition, leaderEpoch: led.lease.epoch }, 'partition handed over');
+  }
+
+  /**
+   * Forgets a partition whose lease is lost: nothing is written for it any more and its tailer
+   * stops (one still opening stops at the end of open()).
+   */
+  private drop(key: string, led: LedPartition): void {
+    led.released = true;
+    if (this.held.get(key) === led) this.held.delete(key);
+    if (this.led.get(key) === led) {
+      this.led.delete(key);
+      this.partitions.delete(key);
+      void led.tailer.stop().then(() => led.log.wakeAll());
+    }
   }
 
   private source(topic: Topic, partition: number): PartitionSource {
@@ -197,6 +357,8 @@ export class LogManager {
   }
 
   private async open(topic: Topic, partition: number): Promise<LedPartition | PartitionUnavailable> {
+    // Never take a partition that belongs to another live node: the two would take it in turns.
+    if (this.options.placement?.shouldLead(topic.name, partition) === false) return 'not-leader';
     const lease = await this.leases.acquire(
       partitionLeaseResource(topic.topicId, partition),
       this.leaseOwner,
@@ -232,10 +394,29 @@ export class LogManager {
         current = renewed;
       },
     };
-    const first = await this.index.first(topic.topicId, partition);
-    if (first !== undefined) log.logStartOffset = first.offset;
-    await tailer.start();
-    await this.onPartitionOpened(partitionKey(topic, partition), log);
+    // Renewed from now on: rebuilding the tail may take longer than the lease lasts.
+    const key = partitionKey(topic, partition);
+    this.held.set(key, led);
+    try {
+      const first = await this.index.first(topic.topicId, partition);
+      if (first !== undefined) log.logStartOffset = first.offset;
+      await tailer.start();
+      await this.onPartitionOpened(key, log);
+    } catch (err) {
+      if (this.held.get(key) === led) this.held.delete(key);
+      await tailer.stop().catch(() => undefined);
+      led.released = true;
+      await this.leases.release(current).catch(() => undefined);
+      throw err;
+    }
+    if (led.released === true || this.held.get(key) !== led) {
+      // Lost while opening (renewal failed, or the topic was forgotten): never served.
+      if (this.held.get(key) === led) this.held.delete(key);
+      led.released = true;
+      await tailer.stop();
+      log.wakeAll();
+      return 'not-leader';
+    }
     this.logger.info(
       { topic: topic.name, partition, leaderEpoch: lease.epoch, highWatermark: String(log.highWatermark) },
       'partition opened',
@@ -244,7 +425,9 @@ export class LogManager {
   }
 
   private async close(led: LedPartition): Promise<void> {
+    led.handingOver = true;
     await led.tailer.stop();
+    led.released = true;
     led.log.wakeAll();
     await this.leases.release(led.lease).catch((err: unknown) => {
       this.logger.warn({ err, topic: led.topic.name, partition: led.partition }, 'releasing the lease failed');
@@ -252,25 +435,30 @@ export class LogManager {
   }
 
   private async renewLeases(): Promise<void> {
-    for (const [key, opening] of this.partitions) {
-      const led = await opening.catch(() => undefined);
-      if (led === undefined || typeof led === 'string') continue;
-      try {
-        const renewed = await this.leases.renew(led.lease, this.options.leaseTtlMs);
-        if (renewed !== undefined) {
-          led.lease = renewed;
-          continue;
-        }
-        this.logger.warn({ topic: led.topic.name, partition: led.partition }, 'partition lease lost; no longer leading');
-      } catch (err) {
-        // Unsure whether it is still ours: stop serving before the lease could have expired.
-        if (Date.now() < led.lease.expiresAtMs - this.options.leaseTtlMs / 3) continue;
-        this.logger.warn({ err, topic: led.topic.name, partition: led.partition }, 'cannot renew the partition lease; no longer leading');
-      }
-      this.partitions.delete(key);
-      await led.tailer.stop();
-      led.log.wakeAll();
+    if (this.renewing) return;
+    this.renewing = true;
+    try {
+      await Promise.all([...this.held].map(([key, led]) => this.renewLease(key, led)));
+    } finally {
+      this.renewing = false;
     }
+  }
+
+  private async renewLease(key: string, led: LedPartition): Promise<void> {
+    if (led.released === true || this.held.get(key) !== led) return;
+    try {
+      const renewed = await this.leases.renew(led.lease, this.options.leaseTtlMs);
+      if (renewed !== undefined) {
+        led.lease = renewed;
+        return;
+      }
+      this.logger.warn({ topic: led.topic.name, partition: led.partition }, 'partition lease lost; no longer leading');
+    } catch (err) {
+      // Unsure whether it is still ours: stop serving before the lease could have expired.
+      if (Date.now() < led.lease.expiresAtMs - this.options.leaseTtlMs / 3) return;
+      this.logger.warn({ err, topic: led.topic.name, partition: led.partition }, 'cannot renew the partition lease; no longer leading');
+    }
+    if (this.held.get(key) === led) this.drop(key, led);
   }
 }
 

@@ -139,6 +139,11 @@ export class PartitionLog {
     });
   }
 
+  /** How many written records are still waited for (produce requests that have not learnt their offsets). */
+  get awaitedSequences(): number {
+    return this.sequenceWaiters.size;
+  }
+
   /** Rejects nothing: waiters of sequences that will never be seen are dropped on leadership loss. */
   forgetSequenceWaiters(): number {
     const count = this.sequenceWaiters.size;

@@ -18,8 +18,10 @@ export interface PutResult {
 export class WriteError extends Error {
   override name = 'WriteError';
   constructor(
-    readonly reason: 'throttled' | 'timeout' | 'stream-missing' | 'kms' | 'failed',
+    readonly reason: 'throttled' | 'timeout' | 'stream-missing' | 'kms' | 'failed' | 'not-leader',
     message: string,
+    /** false when none of the write's records was ever sent to Kinesis. */
+    readonly maybeWritten = true,
   ) {
     super(message);
   }
@@ -33,6 +35,12 @@ export interface StreamWriterOptions {
   readonly maxConcurrentCalls: number;
   /** How long a write may keep retrying throttled or failed records. */
   readonly retryTimeoutMs: number;
+  /**
+   * Asked right before each PutRecords for every partition in it: false fails the partition's
+   * waiting writes with reason 'not-leader' instead of sending them (its lease is lost or about
+   * to run out). Absent: always true.
+   */
+  readonly mayWrite?: (partition: number) => boolean;
 }
 
 interface Job {
@@ -41,6 +49,8 @@ interface Job {
   readonly results: (PutResult | undefined)[];
   /** Index of the first entry without a result. */
   sent: number;
+  /** Some of its records were in a PutRecords call. */
+  attempted: boolean;
   readonly deadline: number;
   resolve(results: PutResult[]): void;
   reject(err: WriteError): void;
@@ -87,6 +97,7 @@ export class StreamWriter {
       entries: undefined,
       results: [],
       sent: 0,
+      attempted: false,
       deadline: Date.now() + this.options.retryTimeoutMs,
       resolve,
       reject,
@@ -131,12 +142,23 @@ export class StreamWriter {
     }
   }
 
+  /** Whether the partition has writes waiting or under way. */
+  hasPending(partition: number): boolean {
+    return this.queues.has(partition) || this.busyPartitions.has(partition);
+  }
+
   /** Picks ready records: for each idle partition, its queue's filled jobs in order. */
   private collectCall(): { job: Job; index: number }[] {
     const picked: { job: Job; index: number }[] = [];
     let bytes = 0;
     for (const [partition, queue] of this.queues) {
       if (this.busyPartitions.has(partition)) continue;
+      if (this.options.mayWrite?.(partition) === false) {
+        for (const job of queue.filter((j) => j.entries !== undefined)) {
+          this.failJobs([{ job }], new WriteError('not-leader', `this gateway no longer leads partition ${partition}`, job.attempted));
+        }
+        continue;
+      }
       for (const job of queue) {
         if (job.entries === undefined) break; // keeps order: later jobs wait for this one
         for (let index = job.sent; index < job.entries.length; index++) {
@@ -147,6 +169,7 @@ export class StreamWriter {
             return picked;
           }
           picked.push({ job, index });
+          job.attempted = true;
           bytes += size;
         }
       }

@@ -3,7 +3,8 @@
  * monitoring serves (the JMX exporter's default rendering of Kafka's MBeans, see jmx.ts), and
  * the gateway's own under `kafka_kinesis_gateway_`.
  *
- * One GatewayMetrics per gateway, on that gateway's prom-client Registry. The data path, the
+ * One GatewayMetrics per gateway, with that gateway's prom-client Registry (its counters and
+ * histograms live there; the scrape-time families are rendered by metrics()). The data path, the
  * connection layer and the AWS clients report events through its methods; state that already
  * lives elsewhere (offsets, leadership, committed offsets) is read at scrape time through the
  * providers of providers.ts.
@@ -14,7 +15,7 @@ import type { Logger } from 'pino';
 import { ErrorCode, errorName } from '../protocol/errors.js';
 import type { ProduceRequest, ProduceResponse } from '../protocol/messages/index.js';
 import type { CallObserver, CallOutcome, ObservedCall } from './aws-observer.js';
-import { HISTOGRAM_ATTRIBUTES, METER_ATTRIBUTES, registerScrapedFamilies, type FamilyDefinition, type Labels, type SampleSink } from './jmx.js';
+import { HISTOGRAM_ATTRIBUTES, METER_ATTRIBUTES, ScrapedFamilies, type FamilyDefinition, type Labels, type SampleSink } from './jmx.js';
 import { DecayingHistogram, Meter, monotonicClock, type Clock, type HistogramValues, type MeterValues } from './meters.js';
 import type { BrokerStateProvider, LagProvider, LogStateProvider, PartitionLogState } from './providers.js';
 
@@ -219,6 +220,7 @@ export class GatewayMetrics implements DataPathMetrics {
   private readonly sequenceErrors: Counter<'kind'>;
   private readonly partitionErrors: Counter<'request' | 'error'>;
   private readonly providerFailures: Counter<'provider'>;
+  private readonly scraped: ScrapedFamilies;
 
   constructor(
     readonly registry: Registry,
@@ -319,7 +321,21 @@ export class GatewayMetrics implements DataPathMetrics {
     this.tailCacheReads.inc({ result: 'miss' }, 0);
     for (const result of ['ok', 'throttled', 'error']) this.putRecordsTotal.inc({ result }, 0);
 
-    registerScrapedFamilies(registry, families(), (sink) => this.scrape(sink));
+    this.scraped = new ScrapedFamilies(families(), (sink) => this.scrape(sink));
+  }
+
+  /**
+   * The text exposition of the MSK-named families and the other scrape-time gauges, computed
+   * now; /metrics serves it after the registry's own output (see jmx.ts for why it is apart).
+   */
+  metrics(): Promise<string> {
+    return this.scraped.render();
+  }
+
+  /** Everything /metrics serves: the registry (process metrics, own counters and histograms), then metrics(). */
+  async exposition(): Promise<string> {
+    const [registered, scraped] = await Promise.all([this.registry.metrics(), this.metrics()]);
+    return registered + scraped;
   }
 
   /** Where scrape-time state comes from; may be called again as parts start. */
@@ -691,14 +707,14 @@ export class GatewayMetrics implements DataPathMetrics {
       const p = partitions.get(`${c.topic}\u0000${c.partition}`);
       if (p === undefined) continue;
       const lag = c.offset >= p.logEndOffset ? 0 : Number(p.logEndOffset - c.offset);
-      const labels = { groupId: c.group, topic: c.topic, partition: String(c.partition) };
-      sink.add(LAG_VALUE, { ...labels, name: 'OffsetLag' }, lag);
+      const partition = String(c.partition);
+      sink.add(LAG_VALUE, { groupId: c.group, topic: c.topic, partition, name: 'OffsetLag' }, lag);
       let timeLag: number | undefined = 0;
       if (lag > 0) {
         const appended = p.appendTimeMs?.(c.offset < p.logStartOffset ? p.logStartOffset : c.offset);
         timeLag = appended === undefined ? undefined : Math.max(0, (now - appended) / 1000);
       }
-      if (timeLag !== undefined) sink.add(LAG_VALUE, { ...labels, name: 'EstimatedTimeLag' }, timeLag);
+      if (timeLag !== undefined) sink.add(LAG_VALUE, { groupId: c.group, topic: c.topic, partition, name: 'EstimatedTimeLag' }, timeLag);
       const key = `${c.group}\u0000${c.topic}`;
       let total = perTopic.get(key);
       if (total === undefined) {
@@ -710,10 +726,9 @@ export class GatewayMetrics implements DataPathMetrics {
       if (timeLag !== undefined) total.maxTime = Math.max(total.maxTime ?? 0, timeLag);
     }
     for (const t of perTopic.values()) {
-      const labels = { groupId: t.groupId, topic: t.topic };
-      sink.add(LAG_VALUE, { ...labels, name: 'SumOffsetLag' }, t.sum);
-      sink.add(LAG_VALUE, { ...labels, name: 'MaxOffsetLag' }, t.max);
-      if (t.maxTime !== undefined) sink.add(LAG_VALUE, { ...labels, name: 'EstimatedMaxTimeLag' }, t.maxTime);
+      sink.add(LAG_VALUE, { groupId: t.groupId, topic: t.topic, name: 'SumOffsetLag' }, t.sum);
+      sink.add(LAG_VALUE, { groupId: t.groupId, topic: t.topic, name: 'MaxOffsetLag' }, t.max);
+      if (t.maxTime !== undefined) sink.add(LAG_VALUE, { groupId: t.groupId, topic: t.topic, name: 'EstimatedMaxTimeLag' }, t.maxTime);
     }
   }
 }

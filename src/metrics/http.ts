@@ -2,9 +2,15 @@ import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Readiness } from './readiness.js';
 
+/** More text exposition for /metrics, served after the registry's (GatewayMetrics is one). */
+export interface MetricsSource {
+  metrics(): Promise<string>;
+}
+
 export interface MetricsServerOptions {
   /** What /readyz checks; without it /readyz answers ready whenever the process is up. */
   readonly readiness?: Readiness;
+  readonly extra?: readonly MetricsSource[];
 }
 
 /**
@@ -25,8 +31,8 @@ export class MetricsServer {
         return;
       }
       if (path === '/metrics') {
-        registry.metrics().then(
-          (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+        Promise.all([registry.metrics(), ...(options.extra ?? []).map((source) => source.metrics())]).then(
+          (texts) => res.writeHead(200, { 'content-type': registry.contentType }).end(texts.join('')),
           (err: unknown) => res.writeHead(500).end(String(err)),
         );
       } else if (path === '/healthz') {

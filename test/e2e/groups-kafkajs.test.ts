@@ -1,29 +1,36 @@
 /**
- * Consumer groups with kafkajs against a gateway built from the real parts (group APIs with
- * offsets in dynalite, data path on kinesalite): balanced assignment, a member leaving, a member
+ * Consumer groups with kafkajs against the gateway as it runs (Gateway.start, group flags), on
+ * kinesalite and dynalite that outlive it: balanced assignment, a member leaving, a member
  * killed without LeaveGroup, commits that survive consumer and gateway restarts, and the admin
  * client's view of groups, offsets and lag.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { AssignerProtocol, Kafka, logLevel, type Consumer, type Admin } from 'kafkajs';
+import type { GroupCoordinator } from '../../src/groups/coordinator.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { ClientProcess, eventually } from '../groups/client-process.js';
-import { startGroupGateway, startGroupTestEnv, type GroupGateway, type GroupTestEnv } from '../groups/group-gateway.js';
+import { startTestAws, type TestAws } from '../support/aws.js';
+import { createTopics, FAST_GROUP_FLAGS, startGateway, testAwsFlags, type RunningGateway } from '../support/gateway.js';
 
-let env: GroupTestEnv;
-let gw: GroupGateway;
+let aws: TestAws;
+let gw: RunningGateway;
 
 before(async () => {
-  env = await startGroupTestEnv('groups-kjs');
-  await Promise.all([env.createTopic('kjs-six', 6), env.createTopic('kjs-evict', 6), env.createTopic('kjs-resume', 6), env.createTopic('kjs-admin', 6)]);
-  gw = await startGroupGateway(env);
+  aws = await startTestAws('groups-kjs');
+  gw = await startGateway({ ...testAwsFlags(aws), ...FAST_GROUP_FLAGS });
+  await createTopics(gw.bootstrap, 6, ['kjs-six', 'kjs-evict', 'kjs-resume', 'kjs-admin']);
 });
 
 after(async () => {
   await gw.stop();
-  await env.close();
+  await aws.close();
 });
+
+/** The coordinator of the gateway now running (a restart replaces it). */
+function coordinator(): GroupCoordinator {
+  return gw.gateway.groups;
+}
 
 function kafka(clientId: string): Kafka {
   return new Kafka({ clientId, brokers: [gw.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 } });
@@ -89,43 +96,43 @@ describe('kafkajs consumer groups', () => {
     const members = await Promise.all(['kjs-a', 'kjs-b', 'kjs-c'].map((id) => startMember(id, 'kjs-three', 'kjs-six')));
     try {
       await eventually('2 partitions each', () => {
-        const group = gw.coordinator.group('kjs-three');
+        const group = coordinator().group('kjs-three');
         return group?.state === 'Stable' && group.size === 3 && members.every((m) => m.assignment.length === 2);
       });
       assert.deepEqual(union(...members.map((m) => m.assignment)), [0, 1, 2, 3, 4, 5]);
-      const described = gw.coordinator.describeGroup('kjs-three');
+      const described = coordinator().describeGroup('kjs-three');
       assert.equal(described.protocolType, 'consumer');
       assert.equal(described.members.length, 3);
 
-      const generation = gw.coordinator.group('kjs-three')!.generationId;
+      const generation = coordinator().group('kjs-three')!.generationId;
       const left = Date.now();
       await members[2]!.consumer.disconnect();
       const [a, b] = members;
       await eventually('the leaver’s partitions taken over', () => {
-        const group = gw.coordinator.group('kjs-three');
+        const group = coordinator().group('kjs-three');
         return group?.state === 'Stable' && group.size === 2 && a!.assignment.length === 3 && b!.assignment.length === 3;
       });
       assert.ok(Date.now() - left < 10_000, `rebalanced in ${Date.now() - left} ms, within the 10 s rebalance timeout`);
       assert.deepEqual(union(a!.assignment, b!.assignment), [0, 1, 2, 3, 4, 5]);
-      assert.equal(gw.coordinator.group('kjs-three')!.generationId, generation + 1);
+      assert.equal(coordinator().group('kjs-three')!.generationId, generation + 1);
     } finally {
       await Promise.all(members.slice(0, 2).map((m) => m.consumer.disconnect()));
     }
-    await eventually('group empty', () => gw.coordinator.group('kjs-three')?.state === 'Empty');
+    await eventually('group empty', () => coordinator().group('kjs-three')?.state === 'Empty');
   });
 
   test('a killed consumer (no LeaveGroup) is evicted after its session timeout and its partitions reassigned', async () => {
     const stays = await startMember('kjs-stays', 'kjs-evict', 'kjs-evict', { sessionTimeout: 10_000 });
     const doomed = ClientProcess.kafkajs('kjs-doomed', { bootstrap: gw.bootstrap, group: 'kjs-evict', topic: 'kjs-evict', session_timeout_ms: 3000 });
     try {
-      await eventually('3 partitions each', () => stays.assignment.length === 3 && doomed.assignment?.length === 3 && gw.coordinator.group('kjs-evict')?.state === 'Stable');
+      await eventually('3 partitions each', () => stays.assignment.length === 3 && doomed.assignment?.length === 3 && coordinator().group('kjs-evict')?.state === 'Stable');
       doomed.kill('SIGKILL');
       await doomed.exited;
       const killed = Date.now();
       // Still a member well inside its 3 s session.
       await new Promise((resolve) => setTimeout(resolve, 1500));
-      assert.equal(gw.coordinator.group('kjs-evict')?.size, 2);
-      await eventually('all 6 partitions on the survivor', () => stays.assignment.length === 6 && gw.coordinator.group('kjs-evict')?.size === 1, 20_000);
+      assert.equal(coordinator().group('kjs-evict')?.size, 2);
+      await eventually('all 6 partitions on the survivor', () => stays.assignment.length === 6 && coordinator().group('kjs-evict')?.size === 1, 20_000);
       const elapsed = Date.now() - killed;
       assert.ok(elapsed >= 2500, `evicted after ${elapsed} ms, not before the session timeout`);
       assert.ok(elapsed < 3000 + 10_000, `evicted after ${elapsed} ms`);
@@ -142,7 +149,7 @@ describe('kafkajs consumer groups', () => {
     const one = await startMember('kjs-resume-1', 'kjs-resume', topic, { autoCommit: false, commitEach: true });
     await eventually('the first 60 consumed', () => one.consumed.length >= 60, 30_000);
     await eventually('all committed', () => {
-      const fetched = gw.coordinator.fetchOffsets('kjs-resume', [{ topic, partitions: [0, 1, 2, 3, 4, 5] }]);
+      const fetched = coordinator().fetchOffsets('kjs-resume', [{ topic, partitions: [0, 1, 2, 3, 4, 5] }]);
       return fetched.topics[0]!.partitions.every((p) => p.offset === 10n);
     });
     await one.consumer.disconnect();
@@ -150,10 +157,10 @@ describe('kafkajs consumer groups', () => {
 
     // Restart the gateway on the same port: membership is gone, offsets come back from DynamoDB.
     const port = gw.port;
-    await gw.stop();
-    gw = await startGroupGateway(env, { port });
-    await eventually('offsets loaded', () => gw.coordinator.status === 'active');
-    const loaded = gw.coordinator.fetchOffsets('kjs-resume', [{ topic, partitions: [0, 1, 2, 3, 4, 5] }]);
+    gw = await gw.restart();
+    assert.equal(gw.port, port);
+    await eventually('offsets loaded', () => coordinator().status === 'active');
+    const loaded = coordinator().fetchOffsets('kjs-resume', [{ topic, partitions: [0, 1, 2, 3, 4, 5] }]);
     assert.deepEqual(loaded.topics[0]!.partitions.map((p) => p.offset), [10n, 10n, 10n, 10n, 10n, 10n]);
 
     const second = Array.from({ length: 30 }, (_, i) => ({ partition: i % 6, value: `two-${i}` }));
@@ -183,7 +190,7 @@ describe('kafkajs consumer groups', () => {
     await admin.connect();
     try {
       await eventually('consumed and balanced', () =>
-        members.every((m) => m.assignment.length === 3) && members.reduce((n, m) => n + m.consumed.length, 0) >= 30 && gw.coordinator.group('kjs-admin')?.state === 'Stable',
+        members.every((m) => m.assignment.length === 3) && members.reduce((n, m) => n + m.consumed.length, 0) >= 30 && coordinator().group('kjs-admin')?.state === 'Stable',
       );
       const listed = await admin.listGroups();
       assert.ok(listed.groups.some((g) => g.groupId === 'kjs-admin' && g.protocolType === 'consumer'));
@@ -211,7 +218,7 @@ describe('kafkajs consumer groups', () => {
       });
 
       await Promise.all(members.map((m) => m.consumer.disconnect()));
-      await eventually('group empty', () => gw.coordinator.group('kjs-admin')?.state === 'Empty');
+      await eventually('group empty', () => coordinator().group('kjs-admin')?.state === 'Empty');
       await produce(topic, [1, 2, 3, 4, 5].map((i) => ({ partition: 2, value: `late-${i}` })));
 
       const [committed] = await admin.fetchOffsets({ groupId: 'kjs-admin', topics: [topic] });

@@ -1,34 +1,41 @@
 /**
  * Consumer groups with librdkafka: python confluent-kafka consumers in their own processes and
- * kcat -G, against a gateway built from the real parts (group APIs with offsets in dynalite, data
- * path on kinesalite). Balanced assignment, a member leaving, a member killed without
- * LeaveGroup, a static member restarting without a rebalance, commits surviving a gateway
- * restart, and what librdkafka's admin tools see.
+ * kcat -G, against the gateway as it runs (Gateway.start, group flags) on kinesalite and dynalite
+ * that outlive it. Balanced assignment, a member leaving, a member killed without LeaveGroup, a
+ * static member restarting without a rebalance, commits surviving a gateway restart, and what
+ * librdkafka's admin tools see.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
+import type { GroupCoordinator } from '../../src/groups/coordinator.js';
 import { consumerProtocolAssignment } from '../../src/protocol/messages/index.js';
 import { Reader } from '../../src/protocol/primitives.js';
 import { ClientProcess, eventually } from '../groups/client-process.js';
-import { startGroupGateway, startGroupTestEnv, type GroupGateway, type GroupTestEnv } from '../groups/group-gateway.js';
+import { startTestAws, type TestAws } from '../support/aws.js';
+import { createTopics, FAST_GROUP_FLAGS, startGateway, testAwsFlags, type RunningGateway } from '../support/gateway.js';
 import { kcat, runPythonClient } from '../support/librdkafka.js';
 
-let env: GroupTestEnv;
-let gw: GroupGateway;
+let aws: TestAws;
+let gw: RunningGateway;
 const running: ClientProcess[] = [];
 
 before(async () => {
-  env = await startGroupTestEnv('groups-rdk');
-  await Promise.all(['rdk-six', 'rdk-evict', 'rdk-static', 'rdk-resume', 'rdk-kcat'].map((t) => env.createTopic(t, 6)));
-  gw = await startGroupGateway(env);
+  aws = await startTestAws('groups-rdk');
+  gw = await startGateway({ ...testAwsFlags(aws), ...FAST_GROUP_FLAGS });
+  await createTopics(gw.bootstrap, 6, ['rdk-six', 'rdk-evict', 'rdk-static', 'rdk-resume', 'rdk-kcat']);
 });
 
 after(async () => {
   for (const p of running) p.kill();
   await gw.stop();
-  await env.close();
+  await aws.close();
 });
+
+/** The coordinator of the gateway now running (a restart replaces it). */
+function coordinator(): GroupCoordinator {
+  return gw.gateway.groups;
+}
 
 function member(name: string, spec: Record<string, unknown>): ClientProcess {
   const p = ClientProcess.librdkafka(name, { bootstrap: gw.bootstrap, session_timeout_ms: 10_000, ...spec });
@@ -72,16 +79,16 @@ function assignedPartitions(hex: string, topic: string): number[] {
 describe('librdkafka consumer groups', () => {
   test('three consumers get 2 partitions each of a 6-partition topic; when one leaves the others take its partitions', async () => {
     const members = ['rdk-a', 'rdk-b', 'rdk-c'].map((n) => member(n, { group: 'rdk-three', topic: 'rdk-six' }));
-    await eventually('2 partitions each', () => members.every((m) => m.assignment?.length === 2) && gw.coordinator.group('rdk-three')?.state === 'Stable');
+    await eventually('2 partitions each', () => members.every((m) => m.assignment?.length === 2) && coordinator().group('rdk-three')?.state === 'Stable');
     assert.deepEqual(union(...members.map((m) => m.assignment)), [0, 1, 2, 3, 4, 5]);
-    assert.equal(gw.coordinator.describeGroup('rdk-three').protocolData, 'range');
+    assert.equal(coordinator().describeGroup('rdk-three').protocolData, 'range');
 
     const left = Date.now();
     await members[2]!.close();
     await eventually('the leaver’s partitions taken over', () => members.slice(0, 2).every((m) => m.assignment?.length === 3));
     assert.ok(Date.now() - left < 10_000, `rebalanced in ${Date.now() - left} ms`);
     assert.deepEqual(union(members[0]!.assignment, members[1]!.assignment), [0, 1, 2, 3, 4, 5]);
-    assert.equal(gw.coordinator.group('rdk-three')?.size, 2);
+    assert.equal(coordinator().group('rdk-three')?.size, 2);
     await Promise.all(members.slice(0, 2).map((m) => m.close()));
   });
 
@@ -93,11 +100,11 @@ describe('librdkafka consumer groups', () => {
     await doomed.exited;
     const killed = Date.now();
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    assert.equal(gw.coordinator.group('rdk-evict')?.size, 2, 'still a member inside its session');
+    assert.equal(coordinator().group('rdk-evict')?.size, 2, 'still a member inside its session');
     await eventually('all partitions on the survivor', () => stays.assignment?.length === 6, 20_000);
     const elapsed = Date.now() - killed;
     assert.ok(elapsed >= 2500 && elapsed < 13_000, `evicted after ${elapsed} ms`);
-    assert.equal(gw.coordinator.group('rdk-evict')?.size, 1);
+    assert.equal(coordinator().group('rdk-evict')?.size, 1);
     await stays.close();
   });
 
@@ -105,9 +112,9 @@ describe('librdkafka consumer groups', () => {
     const spec = { group: 'rdk-static', topic: 'rdk-static', session_timeout_ms: 15_000 };
     const other = member('rdk-static-other', { ...spec, instance_id: 'other' });
     const first = member('rdk-static-1', { ...spec, instance_id: 'restarting' });
-    await eventually('balanced', () => other.assignment?.length === 3 && first.assignment?.length === 3 && gw.coordinator.group('rdk-static')?.state === 'Stable');
+    await eventually('balanced', () => other.assignment?.length === 3 && first.assignment?.length === 3 && coordinator().group('rdk-static')?.state === 'Stable');
     const before = first.assignment;
-    const group = gw.coordinator.group('rdk-static')!;
+    const group = coordinator().group('rdk-static')!;
     const generation = group.generationId;
     const otherEvents = other.events.length;
 
@@ -150,8 +157,8 @@ describe('librdkafka consumer groups', () => {
 
     await one.close();
     const port = gw.port;
-    await gw.stop();
-    gw = await startGroupGateway(env, { port });
+    gw = await gw.restart();
+    assert.equal(gw.port, port);
     await produce(topic, Array.from({ length: 12 }, (_, i) => ({ partition: i % 6, value: `two-${i}` })));
 
     const lagView = await runPythonClient<AdminView>('librdkafka_group_admin.py', [JSON.stringify({ bootstrap: gw.bootstrap, group: 'rdk-resume', topic, partitions: 6 })]);
@@ -178,9 +185,9 @@ describe('librdkafka consumer groups', () => {
     assert.equal(lines.length, 12);
     assert.deepEqual(lines.map((l) => l.split(' ')[2]).sort(), Array.from({ length: 12 }, (_, i) => `k-${i}`).sort());
     await eventually('kcat’s offsets committed', () => {
-      const fetched = gw.coordinator.fetchOffsets('rdk-kcat-group', [{ topic, partitions: [0, 1, 2, 3, 4, 5] }]);
+      const fetched = coordinator().fetchOffsets('rdk-kcat-group', [{ topic, partitions: [0, 1, 2, 3, 4, 5] }]);
       return fetched.topics[0]!.partitions.every((p) => p.offset === 2n);
     }, 15_000);
-    await eventually('kcat left the group', () => gw.coordinator.group('rdk-kcat-group')?.state === 'Empty', 15_000);
+    await eventually('kcat left the group', () => coordinator().group('rdk-kcat-group')?.state === 'Empty', 15_000);
   });
 });

@@ -236,6 +236,65 @@ describe('KinesisTopicManager: create', () => {
   });
 });
 
+describe('KinesisTopicManager: slow creation', () => {
+  /** A node whose record writes wait for `release()`: creation stays in progress until then. */
+  function gatedNode() {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const node = otherNode({}, (inner) =>
+      Object.assign(Object.create(inner) as TopicStore, {
+        async create(record: NewTopicRecord) {
+          await gate;
+          return inner.create(record);
+        },
+      }),
+    );
+    return { node, release };
+  }
+
+  test('a wait that runs out answers pending; creation goes on and the topic appears', async () => {
+    const { node, release } = gatedNode();
+    const created = await node.createTopic({ name: 'slow', partitions: 1, replicationFactor: 1, configs: [] }, { waitMs: 50 });
+    assert.equal(created.pending, true);
+    assert.match(created.topicId, UUID);
+    assert.equal(node.isBeingCreated('slow'), true);
+    await rejectsWith(node.createTopic({ name: 'slow', partitions: 1, replicationFactor: 1, configs: [] }), ErrorCode.TOPIC_ALREADY_EXISTS, /being created/);
+    release();
+    for (let i = 0; i < 100 && node.isBeingCreated('slow'); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(node.isBeingCreated('slow'), false);
+    assert.equal((await node.getTopic('slow'))?.topicId, created.topicId);
+  });
+
+  test('waitMs <= 0 answers once CreateStream is accepted', async () => {
+    const { node, release } = gatedNode();
+    const created = await node.createTopic({ name: 'no-wait', partitions: 1, replicationFactor: 1, configs: [] }, { waitMs: 0 });
+    assert.equal(created.pending, true);
+    assert.ok(await streamExists(`${aws.prefix}no-wait`));
+    release();
+    for (let i = 0; i < 100 && node.isBeingCreated('no-wait'); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal((await node.getTopic('no-wait'))?.topicId, created.topicId);
+  });
+
+  test('auto-creation that takes longer than its wait is LEADER_NOT_AVAILABLE', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const node = otherNode({ autoCreateWaitMs: 50 }, (inner) =>
+      Object.assign(Object.create(inner) as TopicStore, {
+        async create(record: NewTopicRecord) {
+          await gate;
+          return inner.create(record);
+        },
+      }),
+    );
+    const outcome = await node.autoCreateTopic('auto-slow');
+    assert.ok('errorCode' in outcome && outcome.errorCode === ErrorCode.LEADER_NOT_AVAILABLE, JSON.stringify(outcome));
+    release();
+    for (let i = 0; i < 100 && node.isBeingCreated('auto-slow'); i++) await new Promise((r) => setTimeout(r, 10));
+    const later = await node.autoCreateTopic('auto-slow');
+    assert.ok('topic' in later);
+  });
+});
+
 describe('KinesisTopicManager: adoption', () => {
   test('a stream created outside the gateway becomes a topic with P = its open shards, id kept across restarts', async () => {
     const stream = `${aws.prefix}legacy`;

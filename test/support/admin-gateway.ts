@@ -57,7 +57,13 @@ export async function startAdminGateway(overrides: Partial<TopicManagerOptions> 
     .add(registerApi(apiVersionsHandler(registry)))
     .add(
       registerApi(
-        metadataHandler({ cluster, catalog: topics, streamPrefixLength: topics.streamPrefix.length, autoCreate: metadataAutoCreate(topics) }),
+        metadataHandler({
+          cluster,
+          catalog: topics,
+          streamPrefixLength: topics.streamPrefix.length,
+          autoCreate: metadataAutoCreate(topics),
+          topicBeingCreated: (name) => topics.isBeingCreated(name),
+        }),
       ),
     )
     .add(registerApi(describeClusterHandler(cluster)));

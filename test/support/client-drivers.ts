@@ -25,6 +25,8 @@ export interface ConsumedRecord {
   readonly value: Buffer | null;
   readonly headers: (readonly [string, Buffer | null])[];
   readonly timestamp: bigint;
+  /** 1 CreateTime, 2 LogAppendTime, where the client reports it. */
+  readonly timestampType?: number;
 }
 
 export type CodecName = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
@@ -77,10 +79,11 @@ export function kafkajsCodecs(): Promise<ReadonlySet<CodecName>> {
 }
 
 /** KAFKAJS_LOG=1 prints kafkajs's own debug log. */
-function kafkajsClient(bootstrap: string, clientId: string): kafkajs.Kafka {
+function kafkajsClient(bootstrap: string, clientId: string, requestTimeoutMs?: number): kafkajs.Kafka {
   return new kafkajs.Kafka({
     clientId,
     brokers: [bootstrap],
+    ...(requestTimeoutMs !== undefined ? { requestTimeout: requestTimeoutMs } : {}),
     logLevel: process.env.KAFKAJS_LOG === '1' ? kafkajs.logLevel.DEBUG : kafkajs.logLevel.NOTHING,
     retry: { retries: 3, initialRetryTime: 100 },
   });
@@ -146,6 +149,87 @@ export async function kafkajsProduce(bootstrap: string, options: ProduceOptions)
   } finally {
     await producer.disconnect();
   }
+}
+
+export interface KafkajsBulkProduceOptions {
+  readonly clientId: string;
+  readonly topic: string;
+  readonly partitionCount: number;
+  readonly compression: CodecName;
+  readonly records: readonly ClientRecord[];
+  /** Records per send() (default 500). */
+  readonly batchSize?: number;
+  /** send() calls in flight at once (default 4); sends start in order. */
+  readonly inFlight?: number;
+  readonly acks?: number;
+  /** kafkajs's requestTimeout (its default, 30 s, is short for slow Kinesis stand-ins). */
+  readonly requestTimeoutMs?: number;
+  /** An idempotent producer (InitProducerId, sequence numbers; retries cannot duplicate). */
+  readonly idempotent?: boolean;
+}
+
+/**
+ * Produces keyed records with kafkajs's default (Java-compatible murmur2) partitioner, several
+ * sends in flight, and returns where each record went: the partitioner's choice, and the offset
+ * base offset + position among that send's records for the partition.
+ */
+export async function kafkajsProduceReported(bootstrap: string, options: KafkajsBulkProduceOptions): Promise<DeliveryReport[]> {
+  await kafkajsCodecs();
+  const partitioner = kafkajs.Partitioners.DefaultPartitioner();
+  const partitionMetadata = Array.from({ length: options.partitionCount }, (_, partitionId) => ({
+    partitionId,
+    leader: 0,
+    replicas: [0],
+    isr: [0],
+    partitionErrorCode: 0,
+  }));
+  const producer = kafkajsClient(bootstrap, options.clientId, options.requestTimeoutMs).producer({
+    createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
+    allowAutoTopicCreation: false,
+    ...(options.idempotent === true ? { idempotent: true, retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 2000 } } : {}),
+  });
+  const batchSize = options.batchSize ?? 500;
+  const inFlight = options.inFlight ?? 4;
+  const reports: DeliveryReport[] = [];
+  await producer.connect();
+  try {
+    const sendChunk = async (start: number): Promise<void> => {
+      const chunk = options.records.slice(start, start + batchSize);
+      const messages = chunk.map((r) => ({
+        key: r.key,
+        value: r.value,
+        headers: toKafkajsHeaders(r.headers),
+        ...(r.timestamp === null ? {} : { timestamp: r.timestamp.toString() }),
+      }));
+      const result = await producer.send({
+        topic: options.topic,
+        acks: options.acks ?? -1,
+        compression: KAFKAJS_COMPRESSION[options.compression],
+        messages,
+      });
+      const baseOffsets = new Map(result.map((m) => [m.partition, BigInt(m.baseOffset ?? '-1')]));
+      const next = new Map<number, bigint>();
+      messages.forEach((message, i) => {
+        const partition = partitioner({ topic: options.topic, partitionMetadata, message });
+        const base = baseOffsets.get(partition);
+        if (base === undefined) throw new Error(`kafkajs reported no offset for partition ${partition}`);
+        const position = next.get(partition) ?? 0n;
+        next.set(partition, position + 1n);
+        reports.push({ index: start + i, partition, offset: base + position });
+      });
+    };
+    const running = new Set<Promise<void>>();
+    for (let start = 0; start < options.records.length; start += batchSize) {
+      const sent: Promise<void> = sendChunk(start).finally(() => running.delete(sent));
+      sent.catch(() => undefined); // reported by the race or the final wait
+      running.add(sent);
+      if (running.size >= inFlight) await Promise.race(running);
+    }
+    await Promise.all(running);
+  } finally {
+    await producer.disconnect();
+  }
+  return reports.sort((a, b) => a.index - b.index);
 }
 
 export interface KafkajsConsumeOptions {
@@ -291,26 +375,61 @@ export async function kcatConsume(
 const hex = (b: Buffer | null): string | null => (b === null ? null : b.toString('hex'));
 const unhex = (s: string | null): Buffer | null => (s === null ? null : Buffer.from(s, 'hex'));
 
-export async function pythonProduce(bootstrap: string, options: ProduceOptions): Promise<void> {
-  const result = await runPythonClient<{ unflushed: number; reports: { error: string | null }[] }>('librdkafka_produce.py', [
-    JSON.stringify({
-      bootstrap,
-      client_id: options.clientId,
-      topic: options.topic,
-      partition: options.partition,
-      compression: options.compression,
-      records: options.records.map((r) => ({
-        key: hex(r.key),
-        value: hex(r.value),
-        headers: r.headers.map(([name, value]) => [name, hex(value)]),
-        timestamp: r.timestamp === null ? null : Number(r.timestamp),
-      })),
-    }),
-  ]);
+/** A delivery report: where the record at `index` of the produced list was written. */
+export interface DeliveryReport {
+  readonly index: number;
+  readonly partition: number;
+  readonly offset: bigint;
+}
+
+export interface PythonProduceOptions extends Omit<ProduceOptions, 'partition'> {
+  /** null: librdkafka's partitioner picks by key. */
+  readonly partition: number | null;
+  /** More librdkafka properties. */
+  readonly config?: Readonly<Record<string, string | number | boolean>>;
+  readonly acks?: number;
+  readonly timeoutMs?: number;
+}
+
+/**
+ * confluent-kafka produce (the spec goes through standard input, so any number of records fit);
+ * throws unless every record was acknowledged. Returns the delivery reports, by record index.
+ */
+export async function pythonProduceReported(bootstrap: string, options: PythonProduceOptions): Promise<DeliveryReport[]> {
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  const spec = JSON.stringify({
+    bootstrap,
+    client_id: options.clientId,
+    topic: options.topic,
+    partition: options.partition,
+    compression: options.compression,
+    acks: options.acks ?? -1,
+    config: options.config ?? {},
+    message_timeout_ms: timeoutMs,
+    flush_timeout_s: timeoutMs / 1000 + 5,
+    records: options.records.map((r) => ({
+      key: hex(r.key),
+      value: hex(r.value),
+      headers: r.headers.map(([name, value]) => [name, hex(value)]),
+      timestamp: r.timestamp === null ? null : Number(r.timestamp),
+    })),
+  });
+  const result = await runPythonClient<{
+    unflushed: number;
+    reports: { index: number; error: string | null; partition: number; offset: number }[];
+  }>('librdkafka_produce.py', ['-'], timeoutMs + 30_000, spec);
   const failed = result.reports.filter((r) => r.error !== null);
   if (result.unflushed !== 0 || failed.length > 0 || result.reports.length !== options.records.length) {
-    throw new Error(`confluent-kafka produce failed: ${JSON.stringify(result)}`);
+    const sample = { unflushed: result.unflushed, reports: result.reports.length, failed: failed.slice(0, 5) };
+    throw new Error(`confluent-kafka produce failed: ${JSON.stringify(sample)}`);
   }
+  return result.reports
+    .map((r) => ({ index: r.index, partition: r.partition, offset: BigInt(r.offset) }))
+    .sort((a, b) => a.index - b.index);
+}
+
+export async function pythonProduce(bootstrap: string, options: ProduceOptions): Promise<void> {
+  await pythonProduceReported(bootstrap, options);
 }
 
 interface PythonRecord {
@@ -319,14 +438,16 @@ interface PythonRecord {
   key: string | null;
   value: string | null;
   headers: [string, string | null][];
+  timestamp_type: number;
   timestamp: number;
 }
 
 /** confluent-kafka Consumer with assign() (no group membership, no commits) from `offset`. */
 export async function pythonConsume(
   bootstrap: string,
-  options: { clientId: string; topic: string; partition: number; offset: number; count: number },
+  options: { clientId: string; topic: string; partition: number; offset: number; count: number; timeoutMs?: number },
 ): Promise<ConsumedRecord[]> {
+  const timeoutMs = options.timeoutMs ?? 20_000;
   const result = await runPythonClient<{ records: PythonRecord[]; errors: string[] }>('librdkafka_consume.py', [
     JSON.stringify({
       bootstrap,
@@ -335,16 +456,59 @@ export async function pythonConsume(
       partition: options.partition,
       offset: options.offset,
       count: options.count,
-      timeout_s: 20,
+      timeout_s: timeoutMs / 1000,
     }),
-  ]);
+  ], timeoutMs + 30_000);
   if (result.errors.length > 0) throw new Error(`confluent-kafka consume errors: ${result.errors.join('; ')}`);
-  return result.records.map((r) => ({
+  return result.records.map(fromPythonRecord);
+}
+
+function fromPythonRecord(r: PythonRecord): ConsumedRecord {
+  return {
     partition: r.partition,
     offset: BigInt(r.offset),
     key: unhex(r.key),
     value: unhex(r.value),
     headers: r.headers.map(([name, value]) => [name, unhex(value)] as const),
     timestamp: BigInt(r.timestamp),
-  }));
+    timestampType: r.timestamp_type,
+  };
+}
+
+export interface PythonStreamOptions {
+  readonly clientId: string;
+  readonly topic: string;
+  readonly partitions: readonly number[];
+  /** The consumer stops once this file exists and no record came for `idleS` seconds. */
+  readonly stopFile: string;
+  readonly idleS?: number;
+  readonly timeoutS?: number;
+}
+
+/**
+ * A confluent-kafka consumer (assign() from offset 0, auto.offset.reset=error) that keeps
+ * consuming, across broker restarts, until told to stop by `stopFile`. Errors (including
+ * connection errors while the broker is down) are returned, not thrown.
+ */
+export async function pythonConsumeStream(
+  bootstrap: string,
+  options: PythonStreamOptions,
+): Promise<{ records: ConsumedRecord[]; errors: string[] }> {
+  const timeoutS = options.timeoutS ?? 120;
+  const result = await runPythonClient<{ records: PythonRecord[]; errors: string[] }>(
+    'librdkafka_consume_stream.py',
+    [
+      JSON.stringify({
+        bootstrap,
+        client_id: options.clientId,
+        topic: options.topic,
+        partitions: options.partitions,
+        stop_file: options.stopFile,
+        idle_s: options.idleS ?? 2,
+        timeout_s: timeoutS,
+      }),
+    ],
+    timeoutS * 1000 + 30_000,
+  );
+  return { records: result.records.map(fromPythonRecord), errors: result.errors };
 }

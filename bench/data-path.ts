@@ -1,0 +1,371 @@
+/**
+ * Data-path throughput (issue 3): 1 KiB records through the gateway, beside what an application
+ * gets writing and reading the same kinesalite directly with the AWS SDK.
+ *
+ * - kinesalite and dynalite run in a process of their own (bench/aws-services.ts), the gateway
+ *   in another (the CLI, as deployed), the clients here and in python (librdkafka).
+ * - direct produce: the records, in per-partition batches the size a Kafka producer sends, made
+ *   into KPL aggregates (src/kinesis/record-formats.ts toKplRecords, as the gateway stores them)
+ *   and written with PutRecords (up to 500 records / 5 MiB per call, 4 calls in flight, like the
+ *   gateway's writer).
+ * - direct consume: GetRecords of every shard from TRIM_HORIZON in parallel, de-aggregated.
+ * - gateway produce: kafkajs (sends of 256 records, 8 in flight, acks=-1) and librdkafka
+ *   (linger.ms=5, acks=-1); each to its own 4-partition topic.
+ * - gateway consume: librdkafka (assign(), all partitions) from offset 0, once while the records
+ *   are in the gateway's tail cache and once after a gateway restart (read from Kinesis through
+ *   the offset index); kafkajs (a group consumer) when the gateway serves groups.
+ *
+ * Ratios are gateway / direct; the issue's target is >= 0.8 for produce and consume.
+ * KKG_BENCH_CPU_PROF=DIR runs the gateway under `node --cpu-prof` and writes profiles to DIR.
+ */
+import { spawn, execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  ListShardsCommand,
+  PutRecordsCommand,
+  type KinesisClient,
+  type PutRecordsRequestEntry,
+} from '@aws-sdk/client-kinesis';
+import kafkajs from 'kafkajs';
+import { createKinesisClient } from '../src/kinesis/client.js';
+import { decodeAggregate } from '../src/kinesis/kpl.js';
+import { toKplRecords, type GatewayRecord, type KinesisPutEntry } from '../src/kinesis/record-formats.js';
+import { serverSupportsApi } from '../test/support/api-probe.js';
+import { startGatewayProcess, type GatewayProcess } from '../test/support/gateway-process.js';
+import { freePort } from '../test/support/ports.js';
+import type { BenchRow } from './table.js';
+
+const RECORD_BYTES = 1024;
+const PARTITIONS = 4;
+/** Records per send() of the kafkajs producer, and so per partition batch: 256 / 4. */
+const SEND_RECORDS = 256;
+const SENDS_IN_FLIGHT = 8;
+const PUT_CALLS_IN_FLIGHT = 4;
+const MAX_PUT_RECORDS = 500;
+const MAX_PUT_BYTES = 5 * 1024 * 1024;
+const KINESIS_MAX_RECORD_BYTES = 1024 * 1024;
+const JOIN_GROUP = 11;
+const PYTHON = '/usr/bin/python3';
+
+const run = promisify(execFile);
+
+interface Measured {
+  readonly records: number;
+  readonly bytes: number;
+  readonly seconds: number;
+}
+
+function value(): Buffer {
+  // Half random, half repeated, like the protocol benchmark's records.
+  return Buffer.concat([randomBytes(RECORD_BYTES / 2), Buffer.alloc(RECORD_BYTES / 2, 'a')]);
+}
+
+async function timed(work: () => Promise<{ records: number; bytes: number }>): Promise<Measured> {
+  const started = process.hrtime.bigint();
+  const { records, bytes } = await work();
+  return { records, bytes, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+}
+
+// ---------------------------------------------------------------------------------------------
+// services
+
+interface Services {
+  readonly kinesis: string;
+  readonly dynamodb: string;
+  close(): Promise<void>;
+}
+
+async function startServices(): Promise<Services> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./aws-services.ts', import.meta.url))], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, NODE_NO_WARNINGS: '1' },
+  });
+  const lines = createInterface({ input: child.stdout });
+  const first = await new Promise<string>((resolve, reject) => {
+    lines.once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`aws-services exited with ${code}`)));
+  });
+  const endpoints = JSON.parse(first) as { kinesis: string; dynamodb: string };
+  return {
+    ...endpoints,
+    close: async () => {
+      child.stdin.end();
+      if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// direct AWS SDK
+
+async function createStream(kinesis: KinesisClient, name: string): Promise<void> {
+  await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: PARTITIONS }));
+  for (;;) {
+    const summary = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }));
+    if (summary.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return;
+    await sleep(50);
+  }
+}
+
+async function directProduce(kinesis: KinesisClient, stream: string, values: readonly Buffer[]): Promise<{ records: number; bytes: number }> {
+  // Per partition batches of SEND_RECORDS / PARTITIONS, aggregated as the gateway stores them.
+  const perBatch = SEND_RECORDS / PARTITIONS;
+  const entries: KinesisPutEntry[] = [];
+  const now = BigInt(Date.now());
+  for (let start = 0; start < values.length; start += SEND_RECORDS) {
+    for (let partition = 0; partition < PARTITIONS; partition++) {
+      const batch: GatewayRecord[] = [];
+      for (let i = start + partition * perBatch; i < Math.min(values.length, start + (partition + 1) * perBatch); i++) {
+        batch.push({ key: Buffer.from(`key-${i}`), value: values[i] as Buffer, headers: [], timestamp: now });
+      }
+      if (batch.length > 0) entries.push(...toKplRecords(partition, PARTITIONS, batch, null, KINESIS_MAX_RECORD_BYTES));
+    }
+  }
+  const calls: PutRecordsRequestEntry[][] = [];
+  let call: PutRecordsRequestEntry[] = [];
+  let callBytes = 0;
+  for (const entry of entries) {
+    const size = entry.data.length + entry.partitionKey.length;
+    if (call.length === MAX_PUT_RECORDS || (call.length > 0 && callBytes + size > MAX_PUT_BYTES)) {
+      calls.push(call);
+      call = [];
+      callBytes = 0;
+    }
+    call.push({ Data: entry.data, PartitionKey: entry.partitionKey, ExplicitHashKey: entry.explicitHashKey });
+    callBytes += size;
+  }
+  if (call.length > 0) calls.push(call);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < calls.length) {
+      let pending = calls[next++] as PutRecordsRequestEntry[];
+      while (pending.length > 0) {
+        const result = await kinesis.send(new PutRecordsCommand({ StreamName: stream, Records: pending }));
+        pending = pending.filter((_, i) => result.Records?.[i]?.ErrorCode !== undefined);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: PUT_CALLS_IN_FLIGHT }, lane));
+  return { records: values.length, bytes: values.length * RECORD_BYTES };
+}
+
+async function directConsume(kinesis: KinesisClient, stream: string): Promise<{ records: number; bytes: number }> {
+  const shards = (await kinesis.send(new ListShardsCommand({ StreamName: stream }))).Shards ?? [];
+  let records = 0;
+  let bytes = 0;
+  await Promise.all(
+    shards.map(async (shard) => {
+      let iterator = (
+        await kinesis.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }))
+      ).ShardIterator;
+      while (iterator !== undefined) {
+        const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
+        for (const record of page.Records ?? []) {
+          const subRecords = decodeAggregate(record.Data as Uint8Array);
+          if (subRecords === null) throw new Error('not an aggregate');
+          for (const sub of subRecords) {
+            records++;
+            bytes += sub.data.length;
+          }
+        }
+        if ((page.Records ?? []).length === 0 && (page.MillisBehindLatest ?? 0) === 0) break;
+        iterator = page.NextShardIterator;
+      }
+    }),
+  );
+  return { records, bytes };
+}
+
+// ---------------------------------------------------------------------------------------------
+// through the gateway
+
+function kafka(bootstrap: string): kafkajs.Kafka {
+  return new kafkajs.Kafka({ clientId: 'kkg-bench', brokers: [bootstrap], logLevel: kafkajs.logLevel.NOTHING, requestTimeout: 120_000 });
+}
+
+async function createTopics(bootstrap: string, topics: string[]): Promise<void> {
+  const admin = kafka(bootstrap).admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: PARTITIONS })), waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function kafkajsProduce(bootstrap: string, topic: string, values: readonly Buffer[]): Promise<Measured> {
+  const producer = kafka(bootstrap).producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  try {
+    // Warm the connection and metadata outside the measurement.
+    await producer.send({ topic: `${topic}-warmup`, acks: -1, messages: [{ value: 'x' }] }).catch(() => undefined);
+    return await timed(async () => {
+      let next = 0;
+      const lane = async (): Promise<void> => {
+        while (next < values.length) {
+          const start = next;
+          next += SEND_RECORDS;
+          await producer.send({
+            topic,
+            acks: -1,
+            messages: values.slice(start, start + SEND_RECORDS).map((v, j) => ({ key: `key-${start + j}`, value: v })),
+          });
+        }
+      };
+      await Promise.all(Array.from({ length: SENDS_IN_FLIGHT }, lane));
+      return { records: values.length, bytes: values.length * RECORD_BYTES };
+    });
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+async function kafkajsConsume(bootstrap: string, topic: string, count: number): Promise<Measured> {
+  const consumer = kafka(bootstrap).consumer({ groupId: `kkg-bench-${topic}-${Date.now()}`, maxWaitTimeInMs: 100, maxBytes: 50 << 20 });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    let records = 0;
+    let bytes = 0;
+    let finished: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => (finished = resolve));
+    const started = process.hrtime.bigint();
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        for (const message of batch.messages) {
+          records++;
+          bytes += message.value?.length ?? 0;
+        }
+        if (records >= count) finished();
+      },
+    });
+    await Promise.race([done, sleep(120_000)]);
+    return { records, bytes, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+async function librdkafka(spec: Record<string, unknown>): Promise<Measured> {
+  const script = fileURLToPath(new URL('./clients/librdkafka_bench.py', import.meta.url));
+  const { stdout } = await run(PYTHON, [script, JSON.stringify(spec)], { timeout: 300_000, maxBuffer: 16 << 20 });
+  const result = JSON.parse(stdout) as Measured & { errors: string[] };
+  if (result.errors.length > 0) throw new Error(`librdkafka: ${result.errors.join('; ')}`);
+  return result;
+}
+
+async function pythonAvailable(): Promise<boolean> {
+  try {
+    await run(PYTHON, ['-c', 'import confluent_kafka']);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** KKG_BENCH_VERBOSE=1 prints each measurement as it is taken. */
+function progress(message: string): void {
+  if (process.env.KKG_BENCH_VERBOSE === '1') process.stderr.write(`[bench] ${message}\n`);
+}
+
+function rows(label: string, m: Measured, expected: number): BenchRow[] {
+  progress(`${label}: ${m.records} records in ${m.seconds.toFixed(2)} s`);
+  if (m.records !== expected) {
+    return [{ benchmark: label, value: `${m.records}/${expected}`, unit: `records only, in ${m.seconds.toFixed(0)} s: INCOMPLETE` }];
+  }
+  return [
+    { benchmark: `${label}`, value: Math.round(m.records / m.seconds).toLocaleString('en-US'), unit: 'records/s' },
+    { benchmark: `${label}`, value: (m.bytes / m.seconds / 1e6).toFixed(1), unit: 'MB/s' },
+  ];
+}
+
+function ratio(label: string, gateway: Measured, direct: Measured): BenchRow {
+  const r = gateway.records / gateway.seconds / (direct.records / direct.seconds);
+  return { benchmark: `${label}`, value: r.toFixed(2), unit: `gateway/direct (target >= 0.8)${r < 0.8 ? ' BELOW' : ''}` };
+}
+
+/** Produce and consume throughput of `count` 1 KiB records, gateway and direct. */
+export async function benchDataPath(count: number): Promise<BenchRow[]> {
+  const services = await startServices();
+  const kinesis = createKinesisClient({ endpoint: services.kinesis, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const dataDir = mkdtempSync(join(tmpdir(), 'kkg-bench-'));
+  const port = await freePort();
+  const profileDir = process.env.KKG_BENCH_CPU_PROF;
+  const startGateway = (): Promise<GatewayProcess> =>
+    startGatewayProcess(
+      port,
+      {
+        'kinesis-endpoint': services.kinesis,
+        'dynamodb-endpoint': services.dynamodb,
+        'data-dir': dataDir,
+        'kinesis-poll-interval-ms': '20', // as with the embedded stand-ins
+        'log-level': 'error',
+      },
+      { nodeArgs: profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir] },
+    );
+  let gateway: GatewayProcess | undefined;
+  const out: BenchRow[] = [];
+  try {
+    const values = Array.from({ length: count }, value);
+    const label = `${count.toLocaleString('en-US')} x 1 KiB`;
+
+    await createStream(kinesis, 'bench-direct');
+    const directPut = await timed(() => directProduce(kinesis, 'bench-direct', values));
+    const directGet = await timed(() => directConsume(kinesis, 'bench-direct'));
+
+    gateway = await startGateway();
+    const python = await pythonAvailable();
+    await createTopics(gateway.bootstrap, ['bench-kafkajs', ...(python ? ['bench-librdkafka'] : [])]);
+    const viaKafkajs = await kafkajsProduce(gateway.bootstrap, 'bench-kafkajs', values);
+    const viaLibrdkafka = python
+      ? await librdkafka({ mode: 'produce', bootstrap: gateway.bootstrap, topic: 'bench-librdkafka', partitions: PARTITIONS, records: count, record_bytes: RECORD_BYTES })
+      : undefined;
+
+    out.push(...rows(`produce ${label}: direct PutRecords (KPL aggregates)`, directPut, count));
+    out.push(...rows(`produce ${label}: gateway, kafkajs`, viaKafkajs, count));
+    out.push(ratio(`produce ${label}: kafkajs`, viaKafkajs, directPut));
+    if (viaLibrdkafka !== undefined) {
+      out.push(...rows(`produce ${label}: gateway, librdkafka`, viaLibrdkafka, count));
+      out.push(ratio(`produce ${label}: librdkafka`, viaLibrdkafka, directPut));
+    }
+
+    out.push(...rows(`consume ${label}: direct GetRecords (de-aggregated)`, directGet, count));
+    if (python) {
+      const spec = { mode: 'consume', bootstrap: gateway.bootstrap, topic: 'bench-kafkajs', partitions: PARTITIONS, records: count, record_bytes: RECORD_BYTES };
+      const warm = await librdkafka(spec);
+      out.push(...rows(`consume ${label}: gateway, librdkafka, tail cache`, warm, count));
+      out.push(ratio(`consume ${label}: librdkafka, tail cache`, warm, directGet));
+      await gateway.stop();
+      gateway = await startGateway();
+      const cold = await librdkafka(spec);
+      out.push(...rows(`consume ${label}: gateway, librdkafka, after restart`, cold, count));
+      out.push(ratio(`consume ${label}: librdkafka, after restart`, cold, directGet));
+    }
+    if (await serverSupportsApi(port, JOIN_GROUP)) {
+      const viaGroup = await kafkajsConsume(gateway.bootstrap, 'bench-kafkajs', count);
+      out.push(...rows(`consume ${label}: gateway, kafkajs group`, viaGroup, count));
+      out.push(ratio(`consume ${label}: kafkajs group`, viaGroup, directGet));
+    } else {
+      out.push({ benchmark: `consume ${label}: gateway, kafkajs group`, value: '-', unit: 'the gateway serves no groups yet' });
+    }
+  } finally {
+    await gateway?.stop();
+    kinesis.destroy();
+    await services.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  return out;
+}

@@ -1,0 +1,392 @@
+/**
+ * Several gateway nodes (issue 7, DESIGN.md section 5): kinesalite, dynalite and redis-server in
+ * this process's children, and three gateway PROCESSES (the CLI) on loopback ports sharing them
+ * as one cluster. Lease time 3 s.
+ *
+ * 1. Metadata from every node lists the three brokers and the same leaders, spread over all three;
+ *    librdkafka sees the three brokers too.
+ * 2. One scenario under continuous load: an idempotent kafkajs producer, an idempotent librdkafka
+ *    producer and a consumer group (a kafkajs member and a librdkafka member) run across the
+ *    three nodes while
+ *    - node 1 (a partition leader and the group's coordinator) is killed with SIGKILL: its
+ *      partitions and its group move to the survivors within seconds of the lease time, and the
+ *      consumers carry on from their committed offsets;
+ *    - node 1 starts again (same node id): it takes its share of partitions back, gradually;
+ *    - node 2 is paused (SIGSTOP) past its lease, and a Produce for one of its partitions waits
+ *      in its socket; the survivors take its partitions over at a higher leader epoch; resumed
+ *      (SIGCONT), node 2 answers that Produce NOT_LEADER_OR_FOLLOWER (it never writes as the
+ *      leader it no longer is), and later takes its share back.
+ *    Afterwards the whole log is read back: every acknowledged record exactly once at the
+ *    partition and offset it was acknowledged at, nothing twice, offsets dense, each producer's
+ *    records in order per partition, the paused node's stray record absent; and every record the
+ *    group consumed is at the offset where the log has it.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import kafkajs from 'kafkajs';
+import { groupPlacementKey, partitionPlacementKey, rendezvousOwner } from '../../src/cluster/rendezvous.js';
+import { startDynalite, startKinesalite, type LocalService } from '../../src/embedded-aws.js';
+import type { MessageCodec } from '../../src/protocol/codec.js';
+import { ErrorCode } from '../../src/protocol/errors.js';
+import {
+  metadataRequest,
+  metadataResponse,
+  produceRequest,
+  produceResponse,
+  requestHeader,
+  requestHeaderVersion,
+  responseHeader,
+  responseHeaderVersion,
+  type MetadataResponse,
+  type ProduceResponse,
+} from '../../src/protocol/messages/index.js';
+import { Reader, Writer } from '../../src/protocol/primitives.js';
+import { encodeBatchSync } from '../../src/protocol/records/record-batch.js';
+import { ClientProcess, eventually } from '../groups/client-process.js';
+import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
+import {
+  checkExactlyOnce,
+  KafkajsIdempotentProducer,
+  LibrdkafkaIdempotentProducer,
+  readWholeTopic,
+  type ProducerOutcome,
+} from '../support/idempotent-producers.js';
+import { runPythonClient } from '../support/librdkafka.js';
+import { freePort } from '../support/ports.js';
+import { RawClient } from '../support/raw-client.js';
+import { startRedis, type RedisServer } from '../support/redis.js';
+
+const TOPIC = 'multi';
+const PARTITIONS = 12;
+const NODES = [0, 1, 2] as const;
+const LEASE_TTL_MS = 3000;
+/** Node 1 is killed; node 2 is paused. Node 0 stays up (kafkajs clients bootstrap from it). */
+const KILLED = 1;
+const PAUSED = 2;
+/** A group coordinated by the node that is killed. */
+const GROUP = Array.from({ length: 50 }, (_, i) => `multi-group-${i}`).find(
+  (g) => rendezvousOwner(groupPlacementKey(g), NODES) === KILLED,
+) as string;
+
+let kinesis: LocalService;
+let dynamo: LocalService;
+let redis: RedisServer;
+const ports: number[] = [];
+const dataDirs: string[] = [];
+const gateways = new Map<number, GatewayProcess>();
+const tablePrefix = `cluster-${process.pid}-`;
+const workDir = mkdtempSync(join(tmpdir(), 'kkg-cluster-'));
+
+function nodeFlags(nodeId: number): Record<string, string> {
+  return {
+    'node-id': String(nodeId),
+    'kinesis-endpoint': kinesis.endpoint,
+    'dynamodb-endpoint': dynamo.endpoint,
+    'redis-url': redis.url,
+    'table-prefix': tablePrefix,
+    'lease-ttl-ms': String(LEASE_TTL_MS),
+    'data-dir': dataDirs[nodeId] as string,
+    'auto-create-topics': 'false',
+    'index-interval-bytes': '8192',
+    'kinesis-poll-interval-ms': '50',
+    'group-initial-rebalance-delay-ms': '500',
+    'group-min-session-timeout-ms': '1000',
+    'log-level': 'info',
+  };
+}
+
+async function startNode(nodeId: number): Promise<GatewayProcess> {
+  const gateway = await startGatewayProcess(ports[nodeId] as number, nodeFlags(nodeId), { readyTimeoutMs: 180_000 });
+  gateways.set(nodeId, gateway);
+  return gateway;
+}
+
+const address = (nodeId: number): string => `127.0.0.1:${ports[nodeId]}`;
+const allBootstrap = (): string => NODES.map(address).join(',');
+const designated = (partition: number, live: readonly number[]): number =>
+  rendezvousOwner(partitionPlacementKey(TOPIC, partition), live) as number;
+
+before(async () => {
+  [kinesis, dynamo, redis] = await Promise.all([startKinesalite(), startDynalite(), startRedis()]);
+  for (const nodeId of NODES) {
+    ports[nodeId] = await freePort();
+    dataDirs[nodeId] = mkdtempSync(join(workDir, `node-${nodeId}-`));
+  }
+  await Promise.all(NODES.map((nodeId) => startNode(nodeId)));
+});
+
+after(async () => {
+  for (const gateway of gateways.values()) {
+    try {
+      process.kill(gateway.pid, 'SIGCONT');
+    } catch {
+      // already gone
+    }
+    await gateway.kill9();
+  }
+  await Promise.all([kinesis?.close(), dynamo?.close(), redis?.stop()]);
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Raw requests to one chosen node
+
+let correlation = 1;
+
+function requestFrame<T>(apiKey: number, version: number, codec: MessageCodec<T>, body: T): Buffer {
+  const writer = new Writer(256);
+  requestHeader.encode(
+    writer,
+    { requestApiKey: apiKey, requestApiVersion: version, correlationId: correlation++, clientId: 'kkg-cluster-test' },
+    requestHeaderVersion(apiKey, version),
+  );
+  codec.encode(writer, body, version);
+  return Buffer.from(writer.finish());
+}
+
+function parseResponse<T>(apiKey: number, version: number, codec: MessageCodec<T>, frame: Buffer): T {
+  const reader = new Reader(frame);
+  responseHeader.decode(reader, responseHeaderVersion(apiKey, version));
+  return codec.decode(reader, version);
+}
+
+const METADATA_VERSION = 9;
+
+/** Metadata for the topic, asked of one node. */
+async function metadataFrom(nodeId: number): Promise<MetadataResponse> {
+  const client = await RawClient.connect(ports[nodeId] as number);
+  try {
+    const body = metadataRequest.create();
+    body.topics = [{ topicId: '00000000-0000-0000-0000-000000000000', name: TOPIC }];
+    client.sendFrame(requestFrame(3, METADATA_VERSION, metadataRequest, body));
+    return parseResponse(3, METADATA_VERSION, metadataResponse, await client.nextFrame(20_000));
+  } finally {
+    client.close();
+  }
+}
+
+interface LeaderView {
+  readonly brokers: number[];
+  /** partition -> [leader, leader epoch] */
+  readonly leaders: Map<number, [number, number]>;
+}
+
+async function leaderView(nodeId: number): Promise<LeaderView> {
+  const response = await metadataFrom(nodeId);
+  const topic = response.topics.find((t) => t.name === TOPIC);
+  const leaders = new Map<number, [number, number]>();
+  for (const p of topic?.partitions ?? []) leaders.set(p.partitionIndex, [p.leaderId, p.leaderEpoch]);
+  return { brokers: response.brokers.map((b) => b.nodeId).sort(), leaders };
+}
+
+const PRODUCE_VERSION = 8;
+
+/** A Produce v8 of one record to one partition, as bytes for a connection. */
+function produceFrame(partition: number, value: string): Buffer {
+  const batch = encodeBatchSync({
+    baseTimestamp: BigInt(Date.now()),
+    records: [{ offsetDelta: 0, timestampDelta: 0, key: null, value: Buffer.from(value), headers: [] }],
+  });
+  const body = produceRequest.create();
+  body.acks = -1;
+  body.timeoutMs = 5000;
+  body.topicData = [{ name: TOPIC, partitionData: [{ index: partition, records: batch }] }];
+  return requestFrame(0, PRODUCE_VERSION, produceRequest, body);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('three gateway nodes', { timeout: 900_000 }, () => {
+  it('Metadata from every node lists the three brokers and the same leaders, spread over all three', { timeout: 120_000 }, async () => {
+    const admin = new kafkajs.Kafka({ clientId: 'kkg-cluster-admin', brokers: [address(0)], logLevel: kafkajs.logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      assert.equal(await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: PARTITIONS, replicationFactor: 3 }], waitForLeaders: true }), true);
+      const cluster = await admin.describeCluster();
+      assert.deepEqual(cluster.brokers.map((b) => b.nodeId).sort(), [0, 1, 2]);
+    } finally {
+      await admin.disconnect();
+    }
+    const views = await Promise.all(NODES.map((n) => leaderView(n)));
+    for (const [i, view] of views.entries()) {
+      assert.deepEqual(view.brokers, [0, 1, 2], `node ${i} lists three brokers`);
+      assert.equal(view.leaders.size, PARTITIONS);
+      assert.deepEqual([...view.leaders], [...(views[0] as LeaderView).leaders], `node ${i} reports the same leaders as node 0`);
+    }
+    const leaders = new Set([...(views[0] as LeaderView).leaders.values()].map(([leader]) => leader));
+    assert.deepEqual([...leaders].sort(), [0, 1, 2], 'every node leads some partitions');
+    for (let p = 0; p < PARTITIONS; p++) assert.equal((views[0] as LeaderView).leaders.get(p)?.[0], designated(p, NODES));
+    const replicas = (await metadataFrom(1)).topics[0]?.partitions.map((p) => p.replicaNodes.length);
+    assert.deepEqual(replicas, Array(PARTITIONS).fill(3), 'replication factor 3: three replicas listed');
+
+    const seen = await runPythonClient<{ brokers: { id: number }[]; cluster_id: string; topics: Record<string, number> }>('librdkafka_metadata.py', [address(2)]);
+    assert.deepEqual(seen.brokers.map((b) => b.id).sort(), [0, 1, 2], 'librdkafka sees the three brokers');
+    assert.equal(seen.topics[TOPIC], PARTITIONS);
+  });
+
+  it('producers and a group across the nodes; kill -9, restart and SIGSTOP of nodes lose, duplicate and move nothing', { timeout: 780_000 }, async (t) => {
+    const stopFile = join(workDir, 'stop-producing');
+    const kjs = new KafkajsIdempotentProducer(address(0), {
+      name: 'kjs',
+      topic: TOPIC,
+      partitionCount: PARTITIONS,
+      count: 10_000_000,
+      batchSize: 24,
+      maxInFlightRequests: 1,
+      requestTimeoutMs: 5000,
+    });
+    const rdk = new LibrdkafkaIdempotentProducer(allBootstrap(), {
+      name: 'rdk',
+      topic: TOPIC,
+      count: 10_000_000,
+      stopFile,
+      config: { 'queue.buffering.max.messages': 300, 'linger.ms': 20, 'topic.metadata.refresh.interval.ms': 1000 },
+    });
+    const producers: ProducerOutcome[] = [kjs, rdk];
+    const members = [
+      ClientProcess.kafkajs('kjs-member', { bootstrap: address(0), group: GROUP, topic: TOPIC, session_timeout_ms: 6000, heartbeat_ms: 500 }),
+      ClientProcess.librdkafka('rdk-member', { bootstrap: allBootstrap(), group: GROUP, topic: TOPIC, session_timeout_ms: 6000, heartbeat_ms: 500, auto_commit: true }),
+    ];
+    const progress = (p: ProducerOutcome, partitions?: ReadonlySet<number>): number =>
+      partitions === undefined ? p.acked.size : [...p.acked.values()].filter((a) => partitions.has(a.partition)).length;
+    const admin = new kafkajs.Kafka({ clientId: 'kkg-cluster-offsets', brokers: [address(0)], logLevel: kafkajs.logLevel.NOTHING }).admin();
+    await admin.connect();
+    const committed = async (): Promise<Map<number, bigint>> => {
+      const [topic] = await admin.fetchOffsets({ groupId: GROUP, topics: [TOPIC] });
+      return new Map((topic?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+    };
+    try {
+      // --- everything runs across the three nodes
+      await eventually('both producers acknowledged records on every partition', () =>
+        [kjs, rdk].every((p) => new Set([...p.acked.values()].map((a) => a.partition)).size === PARTITIONS && p.acked.size >= 200),
+        120_000,
+      );
+      await eventually('both group members consume', () => members.every((m) => m.count('consumed') > 0), 120_000);
+      await eventually('the group committed offsets on every partition', async () => [...(await committed()).values()].filter((o) => o > 0n).length === PARTITIONS, 60_000);
+      t.diagnostic(`before the kill: kafkajs ${kjs.acked.size} acknowledged, librdkafka ${rdk.acked.size}; group ${GROUP}`);
+
+      // --- kill -9 of node 1: a leader and the group's coordinator
+      const killedPartitions = new Set([...Array(PARTITIONS).keys()].filter((p) => designated(p, NODES) === KILLED));
+      const survivors = NODES.filter((n) => n !== KILLED);
+      const committedBefore = await committed();
+      const consumedMark = members.map((m) => m.events.length);
+      const acksBefore = producers.map((p) => progress(p, killedPartitions));
+      const killedAt = Date.now();
+      await (gateways.get(KILLED) as GatewayProcess).kill9();
+      await eventually('the survivors lead every partition', async () => {
+        const view = await leaderView(0);
+        return view.brokers.join() === '0,2' && [...view.leaders.values()].every(([leader]) => leader !== KILLED);
+      }, 60_000);
+      await eventually('both producers are acknowledged on the killed node\'s partitions again', () =>
+        producers.every((p, i) => progress(p, killedPartitions) > (acksBefore[i] as number) + killedPartitions.size),
+        60_000,
+      );
+      const movedAfterMs = Date.now() - killedAt;
+      await eventually('the group consumes again after the kill', () => members.some((m, i) => m.events.slice(consumedMark[i]).some((e) => e.event === 'consumed')), 60_000);
+      t.diagnostic(`partitions of the killed node served again ${movedAfterMs} ms after the kill (lease time ${LEASE_TTL_MS} ms)`);
+      assert.ok(movedAfterMs < LEASE_TTL_MS + 15_000, `partitions moved within seconds of the lease time (${movedAfterMs} ms)`);
+      // The new coordinator loaded the committed offsets: nothing went back, and no member read
+      // below what the group had committed before the kill.
+      await eventually('commits continue at the new coordinator', async () => {
+        const now = await committed();
+        return [...committedBefore].every(([p, o]) => (now.get(p) ?? -1n) >= o) && [...now].some(([p, o]) => o > (committedBefore.get(p) ?? 0n));
+      }, 60_000);
+      for (const [i, member] of members.entries()) {
+        for (const e of member.events.slice(consumedMark[i])) {
+          if (e.event !== 'consumed') continue;
+          const floor = committedBefore.get(e.partition as number) ?? 0n;
+          assert.ok(BigInt(e.offset as number) >= floor, `${member.name} resumed partition ${e.partition} at ${e.offset}, below the committed ${floor}`);
+        }
+      }
+
+      // --- node 1 comes back and takes its share again, a few partitions at a time
+      const restartedAt = Date.now();
+      await startNode(KILLED);
+      let maxGapMs = 0;
+      let lastCount = kjs.acked.size;
+      let lastChange = Date.now();
+      await eventually('every partition is led by its designated node again', async () => {
+        if (kjs.acked.size !== lastCount) {
+          maxGapMs = Math.max(maxGapMs, Date.now() - lastChange);
+          lastCount = kjs.acked.size;
+          lastChange = Date.now();
+        }
+        const views = await Promise.all(NODES.map((n) => leaderView(n)));
+        return views.every((v) => v.brokers.join() === '0,1,2' && [...v.leaders].every(([p, [leader]]) => leader === designated(p, NODES)));
+      }, 90_000);
+      const shareAcks = producers.map((p) => progress(p, killedPartitions));
+      await eventually('the restarted node serves its partitions', () => producers.every((p, i) => progress(p, killedPartitions) > (shareAcks[i] as number)), 60_000);
+      t.diagnostic(`restarted node leads its ${killedPartitions.size} partitions ${Date.now() - restartedAt} ms after its start; longest kafkajs pause ${maxGapMs} ms`);
+      assert.ok(maxGapMs < 15_000, `no stall while partitions move back (${maxGapMs} ms without an acknowledgement)`);
+
+      // --- SIGSTOP node 2 past its lease; a Produce waits in its socket
+      const paused = gateways.get(PAUSED) as GatewayProcess;
+      const before = await leaderView(0);
+      const pausedPartition = [...before.leaders].find(([, [leader]]) => leader === PAUSED)?.[0] as number;
+      assert.notEqual(pausedPartition, undefined);
+      const oldEpoch = (before.leaders.get(pausedPartition) as [number, number])[1];
+      const pausedOnly = new Set([pausedPartition]);
+      const acksOnPaused = progress(kjs, pausedOnly);
+      const stray = await RawClient.connect(paused.port);
+      process.kill(paused.pid, 'SIGSTOP');
+      const pausedAt = Date.now();
+      stray.sendFrame(produceFrame(pausedPartition, 'stray|0|written by a paused leader'));
+      let takenOver: [number, number] | undefined;
+      await eventually('another node leads the paused node\'s partition at a higher epoch', async () => {
+        const view = await leaderView(0);
+        const now = view.leaders.get(pausedPartition);
+        if (view.brokers.includes(PAUSED) || now === undefined || now[0] === PAUSED) return false;
+        takenOver = now;
+        return now[1] > oldEpoch && progress(kjs, pausedOnly) > acksOnPaused;
+      }, 60_000);
+      const acksWhilePaused = kjs.acked.size;
+      await eventually('producers carry on while node 2 is paused', () => kjs.acked.size > acksWhilePaused + 100, 60_000);
+      t.diagnostic(`paused node's partition ${pausedPartition} taken over at epoch ${takenOver?.[1]} (was ${oldEpoch}) ${Date.now() - pausedAt} ms after the pause`);
+      process.kill(paused.pid, 'SIGCONT');
+      const answer = parseResponse<ProduceResponse>(0, PRODUCE_VERSION, produceResponse, await stray.nextFrame(30_000));
+      stray.close();
+      const strayAnswer = answer.responses[0]?.partitionResponses[0];
+      assert.equal(strayAnswer?.errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER, `the resumed node refused the write: ${JSON.stringify(strayAnswer)}`);
+      assert.match(paused.output(), /partition lease (ran out|lost)|cannot renew the partition lease/, 'the resumed node knows it lost its leases');
+      await eventually('the resumed node takes its share back', async () => {
+        const view = await leaderView(0);
+        return view.brokers.join() === '0,1,2' && [...view.leaders].every(([p, [leader]]) => leader === designated(p, NODES));
+      }, 90_000);
+
+      // --- wind down: producers stop, the group reads everything
+      writeFileSync(stopFile, '');
+      await Promise.all([kjs.stop(), rdk.finished()]);
+      assert.equal(kjs.fatal, undefined, `kafkajs producer: ${kjs.fatal?.message}`);
+      assert.deepEqual(rdk.fatalErrors, [], 'librdkafka producer has no fatal error');
+      assert.equal(rdk.unflushed, 0);
+      assert.equal(rdk.nacked.size, 0, `librdkafka deliveries failed: ${[...rdk.nacked.values()].slice(0, 3).join('; ')}`);
+      const log = await readWholeTopic(address(0), TOPIC);
+      const summary = checkExactlyOnce(log, producers, { allAcknowledged: true });
+      t.diagnostic(`log: ${summary.records} records, ${summary.acknowledged} acknowledged; kafkajs send errors: ${kjs.sendErrors.toString()}`);
+      assert.ok(!log.some((r) => r.name === 'stray'), 'the paused leader wrote nothing');
+
+      const byOffset = new Map(log.map((r) => [`${r.partition}/${r.offset}`, `${r.name}|${r.index}|`]));
+      await eventually('the group consumed the whole log', () => {
+        const consumed = new Set(members.flatMap((m) => m.events.filter((e) => e.event === 'consumed').map((e) => `${e.partition}/${e.offset}`)));
+        return [...byOffset.keys()].every((k) => consumed.has(k));
+      }, 120_000);
+      for (const member of members) {
+        for (const e of member.events) {
+          if (e.event !== 'consumed') continue;
+          const expected = byOffset.get(`${e.partition}/${e.offset}`);
+          assert.ok(expected !== undefined && typeof e.value === 'string' && e.value.startsWith(expected), `${member.name} read ${e.partition}/${e.offset} as ${e.value?.slice(0, 30)}, the log has ${expected}`);
+        }
+      }
+    } finally {
+      if (!existsSync(stopFile)) writeFileSync(stopFile, '');
+      rdk.kill();
+      await kjs.stop().catch(() => undefined);
+      await Promise.all(members.map((m) => m.close(10_000).catch(() => undefined)));
+      await admin.disconnect().catch(() => undefined);
+    }
+  });
+});

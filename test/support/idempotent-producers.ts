@@ -1,0 +1,428 @@
+/**
+ * Idempotent producers for the idempotence end-to-end tests, and the exactly-once check.
+ *
+ * Each producer has a name and sends numbered records: record i has key "<name>-k<i % keys>"
+ * and value "<name>|<i>|" (padded), so that whatever ends up in the log names its producer and
+ * its place in that producer's order. What each producer was told (acknowledgements with
+ * partition and offset, failures, client errors) is kept for the check:
+ *
+ * - every acknowledged record is in the log exactly once, at the partition and offset it was
+ *   acknowledged at;
+ * - no record is in the log twice (unacknowledged ones may be there, at most once);
+ * - per partition, each producer's records are in the order it produced them.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import kafkajs from 'kafkajs';
+import { pythonConsume } from './client-drivers.js';
+import { DEBIAN_PYTHON } from './librdkafka.js';
+
+export interface Ack {
+  readonly partition: number;
+  readonly offset: bigint;
+}
+
+/** What a producer reports to the check. */
+export interface ProducerOutcome {
+  readonly name: string;
+  /** Record index -> where it was acknowledged. */
+  readonly acked: ReadonlyMap<number, Ack>;
+  /** Records handed to the client (indexes 0 .. produced-1). */
+  readonly produced: number;
+}
+
+export function recordKey(name: string, index: number, keys: number): Buffer {
+  return Buffer.from(`${name}-k${index % keys}`);
+}
+
+export function recordValue(name: string, index: number, bytes = 64): Buffer {
+  const head = `${name}|${index}|`;
+  return Buffer.from(head + 'v'.repeat(Math.max(0, bytes - head.length)));
+}
+
+export function parseValue(value: Buffer | null): { name: string; index: number } | undefined {
+  if (value === null) return undefined;
+  const [name, index] = value.toString('utf8').split('|');
+  if (name === undefined || index === undefined || !/^\d+$/.test(index)) return undefined;
+  return { name, index: Number(index) };
+}
+
+/** Counts of something by name, for diagnostics. */
+export class Tally {
+  readonly counts = new Map<string, number>();
+  add(name: string): void {
+    this.counts.set(name, (this.counts.get(name) ?? 0) + 1);
+  }
+  toString(): string {
+    return [...this.counts].map(([k, v]) => `${k}×${v}`).join(', ') || 'none';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// kafkajs
+
+export interface KafkajsProducerOptions {
+  readonly name: string;
+  readonly topic: string;
+  readonly partitionCount: number;
+  /** Records to produce (the loop stops earlier when stopped). */
+  readonly count: number;
+  /** Records per send() (default 30). */
+  readonly batchSize?: number;
+  readonly keys?: number;
+  readonly maxInFlightRequests: number;
+  /** kafkajs requestTimeout (default 2000). */
+  readonly requestTimeoutMs?: number;
+  /**
+   * kafkajs has no recovery of its own for UNKNOWN_PRODUCER_ID (it is not retriable there, and
+   * its producer keeps the id and sequence): with this set, the application does what it can,
+   * i.e. creates a new producer (a new producer id, sequences from 0) and sends the refused
+   * records again. Otherwise the loop stops with the error.
+   */
+  readonly newProducerOnUnknownProducerId?: boolean;
+}
+
+/**
+ * An idempotent kafkajs producer sending one send() at a time (records round robin over keys,
+ * key k to partition k % partitionCount), as fast as they are answered. A failed send() is sent
+ * again with the same records: kafkajs gives the sequence numbers of a failed attempt back, so
+ * the same records go out with the same sequences. One send() at a time because kafkajs gives
+ * the sequences back even when another send() took the next ones meanwhile: concurrent sends on
+ * one idempotent kafkajs producer can reuse sequences for other records after a failure.
+ */
+export class KafkajsIdempotentProducer implements ProducerOutcome {
+  readonly acked = new Map<number, Ack>();
+  produced = 0;
+  /** Errors send() threw (kafkajs gave up retrying), by kafkajs error type. */
+  readonly sendErrors = new Tally();
+  /** Producer instances used (more than 1: new producer ids after UNKNOWN_PRODUCER_ID). */
+  producers = 0;
+  /** The error that stopped the loop, if any. */
+  fatal: Error | undefined;
+  private stopped = false;
+  private readonly done: Promise<void>;
+  private readonly keys: number;
+
+  constructor(
+    private readonly bootstrap: string,
+    private readonly options: KafkajsProducerOptions,
+  ) {
+    this.keys = options.keys ?? 24;
+    this.done = this.run().catch((err: unknown) => {
+      this.fatal = err instanceof Error ? err : new Error(String(err));
+    });
+  }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  /** Stops after the send under way; resolves when the loop ended. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
+
+  /** Resolves when every record was produced (or the loop stopped). */
+  finished(): Promise<void> {
+    return this.done;
+  }
+
+  private newProducer(): kafkajs.Producer {
+    this.producers++;
+    const kafka = new kafkajs.Kafka({
+      clientId: this.options.name,
+      brokers: [this.bootstrap],
+      logLevel: process.env.KAFKAJS_LOG === '1' ? kafkajs.logLevel.DEBUG : kafkajs.logLevel.NOTHING,
+      connectionTimeout: 1000,
+      requestTimeout: this.options.requestTimeoutMs ?? 2000,
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 50, maxRetryTime: 1000 },
+    });
+    return kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: this.options.maxInFlightRequests,
+      allowAutoTopicCreation: false,
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 50, maxRetryTime: 1000 },
+    });
+  }
+
+  private async connect(producer: kafkajs.Producer): Promise<void> {
+    for (;;) {
+      try {
+        await producer.connect();
+        return;
+      } catch (err) {
+        if (this.stopped) throw err;
+        this.sendErrors.add(`connect:${(err as Error).name}`);
+        await sleep(200);
+      }
+    }
+  }
+
+  private async run(): Promise<void> {
+    let producer = this.newProducer();
+    await this.connect(producer);
+    const batchSize = this.options.batchSize ?? 30;
+    try {
+      while (!this.stopped && this.produced < this.options.count) {
+        const first = this.produced;
+        const count = Math.min(batchSize, this.options.count - first);
+        this.produced += count;
+        const indexes = Array.from({ length: count }, (_, j) => first + j);
+        const messages = indexes.map((i) => ({
+          partition: (i % this.keys) % this.options.partitionCount,
+          key: recordKey(this.options.name, i, this.keys),
+          value: recordValue(this.options.name, i),
+        }));
+        for (;;) {
+          try {
+            const result = await producer.send({ topic: this.options.topic, acks: -1, messages });
+            const base = new Map(result.map((m) => [m.partition, BigInt(m.baseOffset ?? '-1')]));
+            const position = new Map<number, bigint>();
+            messages.forEach((m, j) => {
+              const at = position.get(m.partition) ?? 0n;
+              position.set(m.partition, at + 1n);
+              const b = base.get(m.partition);
+              if (b === undefined || b < 0n) throw new Error(`kafkajs reported no offset for partition ${m.partition}`);
+              this.acked.set(indexes[j] as number, { partition: m.partition, offset: b + at });
+            });
+            break;
+          } catch (err) {
+            const type = (err as { type?: string }).type ?? (err as Error).name;
+            this.sendErrors.add(type);
+            if (type === 'UNKNOWN_PRODUCER_ID' && this.options.newProducerOnUnknownProducerId === true) {
+              await producer.disconnect().catch(() => undefined);
+              producer = this.newProducer();
+              await this.connect(producer);
+              continue;
+            }
+            const retriable = (err as { retriable?: boolean }).retriable === true || /Connection|Timeout|NumberOfRetries/i.test(type);
+            if (!retriable) throw err;
+            if (this.stopped) return;
+            await sleep(100);
+          }
+        }
+      }
+    } finally {
+      await producer.disconnect().catch(() => undefined);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// librdkafka (python confluent-kafka)
+
+export interface LibrdkafkaProducerOptions {
+  readonly name: string;
+  readonly topic: string;
+  readonly count: number;
+  readonly keys?: number;
+  /** Producing stops once this file exists (then the producer flushes). */
+  readonly stopFile?: string;
+  /** More librdkafka properties. */
+  readonly config?: Readonly<Record<string, string | number | boolean>>;
+  readonly flushTimeoutS?: number;
+}
+
+const PRODUCE_SCRIPT = fileURLToPath(new URL('../e2e/clients/librdkafka_idempotent_produce.py', import.meta.url));
+
+/** librdkafka_idempotent_produce.py as a child process, its reports followed as they come. */
+export class LibrdkafkaIdempotentProducer implements ProducerOutcome {
+  readonly acked = new Map<number, Ack>();
+  /** Failed deliveries: index -> error. */
+  readonly nacked = new Map<number, string>();
+  /** error_cb reports, by message (connection errors are expected while a gateway is down). */
+  readonly clientErrors = new Tally();
+  readonly fatalErrors: string[] = [];
+  produced = 0;
+  unflushed = -1;
+  private readonly child: ChildProcess;
+  private readonly exited: Promise<void>;
+  private stderr = '';
+
+  constructor(bootstrap: string, options: LibrdkafkaProducerOptions) {
+    this.name = options.name;
+    const spec = {
+      bootstrap,
+      topic: options.topic,
+      name: options.name,
+      count: options.count,
+      keys: options.keys ?? 24,
+      stop_file: options.stopFile ?? null,
+      flush_timeout_s: options.flushTimeoutS ?? 150,
+      config: options.config ?? {},
+    };
+    this.child = spawn(DEBIAN_PYTHON, [PRODUCE_SCRIPT, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const stderrFile = process.env.KKG_TEST_LIBRDKAFKA_STDERR;
+    this.child.stderr?.on('data', (d: Buffer) => {
+      this.stderr = (this.stderr + d.toString()).slice(-5000);
+      // With librdkafka's `debug` property set in `config`, its log goes here.
+      if (stderrFile !== undefined) appendFileSync(stderrFile, d);
+    });
+    const lines = createInterface({ input: this.child.stdout as NodeJS.ReadableStream });
+    lines.on('line', (line) => this.onLine(line));
+    this.exited = new Promise((resolve) => this.child.once('close', () => resolve()));
+  }
+
+  readonly name: string;
+
+  private onLine(line: string): void {
+    const event = JSON.parse(line) as {
+      ack?: number;
+      nack?: number;
+      p?: number;
+      o?: number;
+      error?: string;
+      fatal?: boolean;
+      done?: number;
+      unflushed?: number;
+      fatal_error?: string | null;
+    };
+    if (event.ack !== undefined) {
+      this.acked.set(event.ack, { partition: event.p as number, offset: BigInt(event.o as number) });
+    } else if (event.nack !== undefined) {
+      this.nacked.set(event.nack, event.error ?? '?');
+    } else if (event.done !== undefined) {
+      this.produced = event.done;
+      this.unflushed = event.unflushed ?? -1;
+      if (event.fatal_error) this.fatalErrors.push(event.fatal_error);
+    } else if (event.error !== undefined) {
+      // KafkaError{code=_TRANSPORT,val=-195,str="127.0.0.1:1234/0: 3 request(s) timed out: ..."}:
+      // keep the code and the text without the broker name, numbers as N.
+      const match = /code=(\w+).*?str="(?:[^"]*?\/\d+: )?([^"]*)"/.exec(event.error);
+      const text = match === null ? event.error : `${match[1]}: ${match[2]}`;
+      this.clientErrors.add(text.replace(/\d+/g, 'N').replace(/ \(after .*$/, '').slice(0, 100));
+      if (event.fatal === true) this.fatalErrors.push(event.error);
+    }
+  }
+
+  /** Resolves when the script has flushed and exited. */
+  async finished(timeoutMs = 200_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+    const result = await Promise.race([this.exited, timeout]);
+    clearTimeout(timer);
+    if (result === 'timeout') {
+      this.child.kill('SIGKILL');
+      throw new Error(`${this.name}: librdkafka producer did not finish in ${timeoutMs} ms; stderr: ${this.stderr}`);
+    }
+    if (this.unflushed < 0) throw new Error(`${this.name}: librdkafka producer ended without its summary; stderr: ${this.stderr}`);
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading the log back and checking it
+
+export interface LoggedRecord {
+  readonly partition: number;
+  readonly offset: bigint;
+  readonly name: string;
+  readonly index: number;
+}
+
+/**
+ * The whole topic, every partition from offset 0 to its high watermark, read with librdkafka
+ * (assign(), no group). Offsets must be dense.
+ */
+export async function readWholeTopic(bootstrap: string, topic: string): Promise<LoggedRecord[]> {
+  const kafka = new kafkajs.Kafka({ clientId: 'kkg-idem-reader', brokers: [bootstrap], logLevel: kafkajs.logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  const offsets = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
+  const out: LoggedRecord[] = [];
+  for (const o of offsets) {
+    const high = Number(o.high);
+    const records =
+      high === 0
+        ? []
+        : await pythonConsume(bootstrap, {
+            clientId: `kkg-idem-reader-${o.partition}`,
+            topic,
+            partition: o.partition,
+            offset: 0,
+            count: high,
+            timeoutMs: 60_000,
+          });
+    assert.equal(records.length, high, `partition ${o.partition}: read ${records.length} of ${high} records`);
+    records.forEach((r, i) => {
+      assert.equal(r.offset, BigInt(i), `partition ${o.partition}: offsets dense from 0`);
+      const parsed = parseValue(r.value);
+      assert.ok(parsed !== undefined, `partition ${o.partition} offset ${r.offset}: not a test record`);
+      out.push({ partition: o.partition, offset: r.offset, ...parsed });
+    });
+  }
+  return out;
+}
+
+export interface ExactlyOnceSummary {
+  readonly records: number;
+  readonly acknowledged: number;
+  /** In the log although never acknowledged (in flight when the producer stopped or failed). */
+  readonly unacknowledgedPresent: number;
+}
+
+/**
+ * The exactly-once check (see the file comment). `allAcknowledged`: every produced record must
+ * have been acknowledged too (runs where the producers finish normally).
+ */
+export function checkExactlyOnce(
+  log: readonly LoggedRecord[],
+  producers: readonly ProducerOutcome[],
+  options: { allAcknowledged?: boolean } = {},
+): ExactlyOnceSummary {
+  const byName = new Map(producers.map((p) => [p.name, p]));
+  const seen = new Map<string, LoggedRecord>();
+  const duplicates: string[] = [];
+  const strangers: string[] = [];
+  const outOfOrder: string[] = [];
+  /** `${name}/${partition}` -> last index seen. */
+  const lastIndex = new Map<string, number>();
+  const sorted = [...log].sort((a, b) => a.partition - b.partition || (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0));
+  for (const r of sorted) {
+    const id = `${r.name}|${r.index}`;
+    const producer = byName.get(r.name);
+    if (producer === undefined || r.index >= producer.produced) strangers.push(`${id} at ${r.partition}/${r.offset}`);
+    const earlier = seen.get(id);
+    if (earlier !== undefined) duplicates.push(`${id} at ${earlier.partition}/${earlier.offset} and ${r.partition}/${r.offset}`);
+    seen.set(id, r);
+    const lane = `${r.name}/${r.partition}`;
+    const last = lastIndex.get(lane);
+    if (last !== undefined && r.index <= last) outOfOrder.push(`${r.name} partition ${r.partition}: ${r.index} after ${last} (offset ${r.offset})`);
+    lastIndex.set(lane, Math.max(last ?? -1, r.index));
+  }
+  const missing: string[] = [];
+  const misplaced: string[] = [];
+  const unacknowledged: string[] = [];
+  let acknowledged = 0;
+  for (const p of producers) {
+    for (const [index, ack] of p.acked) {
+      acknowledged++;
+      const r = seen.get(`${p.name}|${index}`);
+      if (r === undefined) missing.push(`${p.name}|${index} (acknowledged at ${ack.partition}/${ack.offset})`);
+      else if (r.partition !== ack.partition || r.offset !== ack.offset) {
+        misplaced.push(`${p.name}|${index}: acknowledged at ${ack.partition}/${ack.offset}, found at ${r.partition}/${r.offset}`);
+      }
+    }
+    if (options.allAcknowledged === true) {
+      for (let i = 0; i < p.produced; i++) if (!p.acked.has(i)) unacknowledged.push(`${p.name}|${i}`);
+    }
+  }
+  const sample = (list: string[]): string => `${list.length}: ${list.slice(0, 8).join('; ')}${list.length > 8 ? '; ...' : ''}`;
+  assert.deepEqual(strangers, [], `records no producer produced: ${sample(strangers)}`);
+  assert.deepEqual(duplicates, [], `records in the log twice: ${sample(duplicates)}`);
+  assert.deepEqual(missing, [], `acknowledged records missing from the log: ${sample(missing)}`);
+  assert.deepEqual(misplaced, [], `acknowledged records elsewhere than acknowledged: ${sample(misplaced)}`);
+  assert.deepEqual(outOfOrder, [], `records out of their producer's order: ${sample(outOfOrder)}`);
+  assert.deepEqual(unacknowledged, [], `records never acknowledged: ${sample(unacknowledged)}`);
+  let unacknowledgedPresent = 0;
+  for (const r of log) if (!byName.get(r.name)?.acked.has(r.index)) unacknowledgedPresent++;
+  return { records: log.length, acknowledged, unacknowledgedPresent };
+}
