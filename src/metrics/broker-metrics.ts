@@ -15,9 +15,9 @@ import type { Logger } from 'pino';
 import { ErrorCode, errorName } from '../protocol/errors.js';
 import type { ProduceRequest, ProduceResponse } from '../protocol/messages/index.js';
 import type { CallObserver, CallOutcome, ObservedCall } from './aws-observer.js';
-import { HISTOGRAM_ATTRIBUTES, METER_ATTRIBUTES, ScrapedFamilies, type FamilyDefinition, type Labels, type SampleSink } from './jmx.js';
+import { escapeLabelValue, HISTOGRAM_ATTRIBUTES, METER_ATTRIBUTES, ScrapedFamilies, type FamilyDefinition, type Labels, type SampleSink } from './jmx.js';
 import { DecayingHistogram, Meter, monotonicClock, type Clock, type HistogramValues, type MeterValues } from './meters.js';
-import type { BrokerStateProvider, LagProvider, LogStateProvider, PartitionLogState } from './providers.js';
+import type { BrokerStateProvider, CommittedOffsetState, LagProvider, LogStateProvider, PartitionLogState } from './providers.js';
 
 /** kafka.server:type=BrokerTopicMetrics meters, per topic and broker-wide. */
 export const BROKER_TOPIC_METERS = [
@@ -698,37 +698,62 @@ export class GatewayMetrics implements DataPathMetrics {
    * watermark minus the committed offset, for partitions this node leads. Time lag (seconds) is
    * the age of the first record the group has not consumed.
    */
-  private lagSamples(sink: SampleSink, logState: readonly PartitionLogState[], committed: readonly { group: string; topic: string; partition: number; offset: bigint }[]): void {
-    const partitions = new Map<string, PartitionLogState>();
-    for (const p of logState) partitions.set(`${p.topic}\u0000${p.partition}`, p);
-    const perTopic = new Map<string, { groupId: string; topic: string; sum: number; max: number; maxTime: number | undefined }>();
+  private lagSamples(sink: SampleSink, logState: readonly PartitionLogState[], committed: readonly CommittedOffsetState[]): void {
+    // Tens of thousands of series at scale (groups x partitions): labels are rendered once per
+    // group, topic and partition, and nothing is looked up by built strings.
+    const byTopic = new Map<string, Map<number, PartitionLogState>>();
+    for (const p of logState) {
+      let partitions = byTopic.get(p.topic);
+      if (partitions === undefined) {
+        partitions = new Map();
+        byTopic.set(p.topic, partitions);
+      }
+      partitions.set(p.partition, p);
+    }
+    const escaped = new Map<string, string>();
+    const escape = (value: string): string => {
+      let e = escaped.get(value);
+      if (e === undefined) {
+        e = escapeLabelValue(value);
+        escaped.set(value, e);
+      }
+      return e;
+    };
+    const perTopic = new Map<string, Map<string, { sum: number; max: number; maxTime: number | undefined }>>();
     const now = this.wallClock();
     for (const c of committed) {
-      const p = partitions.get(`${c.topic}\u0000${c.partition}`);
+      const p = byTopic.get(c.topic)?.get(c.partition);
       if (p === undefined) continue;
       const lag = c.offset >= p.logEndOffset ? 0 : Number(p.logEndOffset - c.offset);
-      const partition = String(c.partition);
-      sink.add(LAG_VALUE, { groupId: c.group, topic: c.topic, partition, name: 'OffsetLag' }, lag);
+      const labels = `groupId="${escape(c.group)}",topic="${escape(c.topic)}",partition="${c.partition}"`;
+      sink.addRendered(LAG_VALUE, `${labels},name="OffsetLag"`, lag);
       let timeLag: number | undefined = 0;
       if (lag > 0) {
         const appended = p.appendTimeMs?.(c.offset < p.logStartOffset ? p.logStartOffset : c.offset);
         timeLag = appended === undefined ? undefined : Math.max(0, (now - appended) / 1000);
       }
-      if (timeLag !== undefined) sink.add(LAG_VALUE, { groupId: c.group, topic: c.topic, partition, name: 'EstimatedTimeLag' }, timeLag);
-      const key = `${c.group}\u0000${c.topic}`;
-      let total = perTopic.get(key);
+      if (timeLag !== undefined) sink.addRendered(LAG_VALUE, `${labels},name="EstimatedTimeLag"`, timeLag);
+      let topics = perTopic.get(c.group);
+      if (topics === undefined) {
+        topics = new Map();
+        perTopic.set(c.group, topics);
+      }
+      let total = topics.get(c.topic);
       if (total === undefined) {
-        total = { groupId: c.group, topic: c.topic, sum: 0, max: 0, maxTime: undefined };
-        perTopic.set(key, total);
+        total = { sum: 0, max: 0, maxTime: undefined };
+        topics.set(c.topic, total);
       }
       total.sum += lag;
-      total.max = Math.max(total.max, lag);
-      if (timeLag !== undefined) total.maxTime = Math.max(total.maxTime ?? 0, timeLag);
+      if (lag > total.max) total.max = lag;
+      if (timeLag !== undefined && (total.maxTime === undefined || timeLag > total.maxTime)) total.maxTime = timeLag;
     }
-    for (const t of perTopic.values()) {
-      sink.add(LAG_VALUE, { groupId: t.groupId, topic: t.topic, name: 'SumOffsetLag' }, t.sum);
-      sink.add(LAG_VALUE, { groupId: t.groupId, topic: t.topic, name: 'MaxOffsetLag' }, t.max);
-      if (t.maxTime !== undefined) sink.add(LAG_VALUE, { groupId: t.groupId, topic: t.topic, name: 'EstimatedMaxTimeLag' }, t.maxTime);
+    for (const [group, topics] of perTopic) {
+      for (const [topic, t] of topics) {
+        const labels = `groupId="${escape(group)}",topic="${escape(topic)}"`;
+        sink.addRendered(LAG_VALUE, `${labels},name="SumOffsetLag"`, t.sum);
+        sink.addRendered(LAG_VALUE, `${labels},name="MaxOffsetLag"`, t.max);
+        if (t.maxTime !== undefined) sink.addRendered(LAG_VALUE, `${labels},name="EstimatedMaxTimeLag"`, t.maxTime);
+      }
     }
   }
 }

@@ -25,7 +25,7 @@ export interface FamilyDefinition {
 
 const NEEDS_ESCAPE = /[\\"\n]/;
 
-function escapeLabelValue(value: string): string {
+export function escapeLabelValue(value: string): string {
   return NEEDS_ESCAPE.test(value) ? value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"') : value;
 }
 
@@ -55,6 +55,20 @@ export class SampleSink {
       first = false;
     }
     lines.push(`${first ? text : `${text}}`} ${formatValue(value)}`);
+  }
+
+  /**
+   * A sample whose labels are already rendered (`a="x",b="y"`, values escaped with
+   * escapeLabelValue): for the many series of one shape that lag makes.
+   */
+  addRendered(family: string, labels: string, value: number): void {
+    if (!this.known.has(family)) throw new Error(`metric family ${family} is not declared`);
+    let lines = this.lines.get(family);
+    if (lines === undefined) {
+      lines = [];
+      this.lines.set(family, lines);
+    }
+    lines.push(`${family}{${labels}} ${formatValue(value)}`);
   }
 
   linesOf(family: string): readonly string[] {
