@@ -147,12 +147,17 @@ describe('kafkajs consumer groups', () => {
     const first = Array.from({ length: 60 }, (_, i) => ({ partition: i % 6, value: `one-${i}` }));
     await produce(topic, first);
     const one = await startMember('kjs-resume-1', 'kjs-resume', topic, { autoCommit: false, commitEach: true });
-    await eventually('the first 60 consumed', () => one.consumed.length >= 60, 30_000);
-    await eventually('all committed', () => {
-      const fetched = coordinator().fetchOffsets('kjs-resume', [{ topic, partitions: [0, 1, 2, 3, 4, 5] }]);
-      return fetched.topics[0]!.partitions.every((p) => p.offset === 10n);
-    });
-    await one.consumer.disconnect();
+    try {
+      // One commit per record, each written to DynamoDB before it is answered: slow on a busy machine.
+      await eventually('the first 60 consumed', () => one.consumed.length >= 60, 60_000);
+      await eventually('all committed', () => {
+        const fetched = coordinator().fetchOffsets('kjs-resume', [{ topic, partitions: [0, 1, 2, 3, 4, 5] }]);
+        return fetched.topics[0]!.partitions.every((p) => p.offset === 10n);
+      });
+    } finally {
+      // Also when waiting fails: a consumer left running would keep this file from ever ending.
+      await one.consumer.disconnect();
+    }
     assert.deepEqual(one.consumed.map((r) => r.value).sort(), first.map((r) => r.value).sort());
 
     // Restart the gateway on the same port: membership is gone, offsets come back from DynamoDB.
@@ -167,7 +172,7 @@ describe('kafkajs consumer groups', () => {
     await produce(topic, second);
     const two = await startMember('kjs-resume-2', 'kjs-resume', topic, { autoCommit: false, commitEach: true });
     try {
-      await eventually('the next 30 consumed', () => two.consumed.length >= 30, 30_000);
+      await eventually('the next 30 consumed', () => two.consumed.length >= 30, 60_000);
       await new Promise((resolve) => setTimeout(resolve, 1000));
       assert.deepEqual(two.consumed.map((r) => r.value).sort(), second.map((r) => r.value).sort(), 'exactly the records after the commit');
       for (let p = 0; p < 6; p++) {
