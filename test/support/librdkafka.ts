@@ -22,7 +22,9 @@ export async function runPythonClient<T>(script: string, args: string[], timeout
     // The error repeats the whole command line and output: keep its head and the stderr tail.
     const e = err as { message?: string; stderr?: string; code?: unknown; signal?: unknown };
     const head = (e.message ?? String(err)).slice(0, 300);
-    throw new Error(`${script} failed (code ${String(e.code)}, signal ${String(e.signal)}): ${head}\nstderr: ${(e.stderr ?? '').slice(-2000)}`);
+    throw new Error(`${script} failed (code ${String(e.code)}, signal ${String(e.signal)}): ${head}\nstderr: ${(e.stderr ?? '').slice(-2000)}`, {
+      cause: err,
+    });
   }
 }
 
