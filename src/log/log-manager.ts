@@ -206,10 +206,17 @@ export class LogManager {
     const out: StoredBatch[] = [];
     let bytes = 0;
     const tailStart = led.log.tailStartOffset;
-    while (bytes < maxBytes && reader.nextOffset < tailStart) {
+    let full = false;
+    while (!full && bytes < maxBytes && reader.nextOffset < tailStart) {
       const step = await reader.step();
       for (const batch of step.batches) {
-        if (batch.lastOffset < offset || (out.length > 0 && bytes + batch.bytes.length > maxBytes)) continue;
+        if (batch.lastOffset < offset) continue;
+        // Stop at the first batch that does not fit: a later, smaller one would leave a gap
+        // the consumer skips over.
+        if (out.length > 0 && bytes + batch.bytes.length > maxBytes) {
+          full = true;
+          break;
+        }
         out.push(batch);
         bytes += batch.bytes.length;
       }

@@ -25,7 +25,6 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import kafkajs from 'kafkajs';
 import { groupPlacementKey, partitionPlacementKey, rendezvousOwner } from '../../src/cluster/rendezvous.js';
@@ -271,7 +270,6 @@ describe('three gateway nodes', { timeout: 900_000 }, () => {
 
       // --- kill -9 of node 1: a leader and the group's coordinator
       const killedPartitions = new Set([...Array(PARTITIONS).keys()].filter((p) => designated(p, NODES) === KILLED));
-      const survivors = NODES.filter((n) => n !== KILLED);
       const committedBefore = await committed();
       const consumedMark = members.map((m) => m.events.length);
       const acksBefore = producers.map((p) => progress(p, killedPartitions));

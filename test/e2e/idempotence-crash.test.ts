@@ -118,8 +118,8 @@ it('kill -9 of the gateway under idempotent kafkajs and librdkafka producers: ea
     config: { 'socket.timeout.ms': 5000, 'message.timeout.ms': 150_000 },
   });
   const producers: ProducerOutcome[] = [...kafkajsProducers, librdkafka];
-  let killedAt = 0;
-  let restartedAt = 0;
+  let killedAt: number | undefined;
+  let restartedAt: number | undefined;
   try {
     await untilAcked(producers, new Map(producers.map((p) => [p.name, ACKED_BEFORE_KILL])), 60_000);
     await sleep(Math.floor(Math.random() * 50)); // land anywhere in a request

@@ -238,6 +238,9 @@ export interface KafkajsConsumeOptions {
   readonly topic: string;
   readonly count: number;
   readonly timeoutMs?: number;
+  /** Fetch size limits (kafkajs defaults: 1 MiB per partition, 10 MiB per fetch). */
+  readonly maxBytesPerPartition?: number;
+  readonly maxBytes?: number;
   /**
    * Called once `count` records are in, before the consumer disconnects; the consumer keeps
    * fetching until it resolves (for captures that want the fetch after the last record).
@@ -245,15 +248,20 @@ export interface KafkajsConsumeOptions {
   readonly beforeDisconnect?: () => Promise<void>;
 }
 
-/** A kafkajs group consumer reading the topic from the beginning until `count` records arrived. */
+/**
+ * A kafkajs group consumer reading the topic from the beginning until `count` different offsets
+ * arrived. Records delivered again (after a rebalance) are returned again.
+ */
 export async function kafkajsConsume(bootstrap: string, options: KafkajsConsumeOptions): Promise<ConsumedRecord[]> {
   await kafkajsCodecs();
   const consumer = kafkajsClient(bootstrap, options.clientId).consumer({
     groupId: options.groupId,
     maxWaitTimeInMs: 200,
-    sessionTimeout: 10_000,
+    sessionTimeout: 30_000,
     heartbeatInterval: 500,
     allowAutoTopicCreation: false,
+    ...(options.maxBytesPerPartition !== undefined ? { maxBytesPerPartition: options.maxBytesPerPartition } : {}),
+    ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}),
   });
   const records: ConsumedRecord[] = [];
   let done: () => void = () => undefined;
@@ -262,6 +270,9 @@ export async function kafkajsConsume(bootstrap: string, options: KafkajsConsumeO
     done = resolve;
     crashed = reject;
   });
+  // A group member may be handed records again (a rebalance before its offsets were
+  // committed): stop once `count` different offsets came in; the caller sees every delivery.
+  const distinct = new Set<string>();
   consumer.on(consumer.events.CRASH, (event) => {
     crashed(new Error(`kafkajs consumer crashed: ${event.payload.error.message}`));
   });
@@ -278,7 +289,8 @@ export async function kafkajsConsume(bootstrap: string, options: KafkajsConsumeO
           headers: fromKafkajsHeaders(message.headers),
           timestamp: BigInt(message.timestamp),
         });
-        if (records.length >= options.count) done();
+        distinct.add(`${partition}/${message.offset}`);
+        if (distinct.size >= options.count) done();
       },
     });
     const timeoutMs = options.timeoutMs ?? 20_000;
@@ -445,7 +457,16 @@ interface PythonRecord {
 /** confluent-kafka Consumer with assign() (no group membership, no commits) from `offset`. */
 export async function pythonConsume(
   bootstrap: string,
-  options: { clientId: string; topic: string; partition: number; offset: number; count: number; timeoutMs?: number },
+  options: {
+    clientId: string;
+    topic: string;
+    partition: number;
+    offset: number;
+    count: number;
+    timeoutMs?: number;
+    /** More librdkafka properties (e.g. fetch sizes). */
+    config?: Readonly<Record<string, string | number | boolean>>;
+  },
 ): Promise<ConsumedRecord[]> {
   const timeoutMs = options.timeoutMs ?? 20_000;
   const result = await runPythonClient<{ records: PythonRecord[]; errors: string[] }>('librdkafka_consume.py', [
@@ -457,6 +478,7 @@ export async function pythonConsume(
       offset: options.offset,
       count: options.count,
       timeout_s: timeoutMs / 1000,
+      config: options.config ?? {},
     }),
   ], timeoutMs + 30_000);
   if (result.errors.length > 0) throw new Error(`confluent-kafka consume errors: ${result.errors.join('; ')}`);

@@ -77,6 +77,21 @@ function comparable(r: { key: Buffer | null; value: Buffer | null; headers: read
   };
 }
 
+/**
+ * One record per (partition, offset): a group consumer may be given records again after a
+ * rebalance, which Kafka allows, but an offset must always hold the same record.
+ */
+export function oncePerOffset(consumed: readonly ConsumedRecord[], label: string): ConsumedRecord[] {
+  const byOffset = new Map<string, ConsumedRecord>();
+  for (const c of consumed) {
+    const place = `${c.partition}/${c.offset}`;
+    const earlier = byOffset.get(place);
+    if (earlier === undefined) byOffset.set(place, c);
+    else assert.deepEqual(comparable(c), comparable(earlier), `${label}: offset ${place} delivered twice with different records`);
+  }
+  return [...byOffset.values()];
+}
+
 export interface CheckOptions {
   /** Reorders produced headers the way the consumer client returns them (kafkajs groups names). */
   readonly headerOrder?: (headers: ClientRecord['headers']) => (readonly [string, Buffer | null])[];
@@ -104,7 +119,19 @@ export function checkConsumed(
     seen.set(id, c);
   }
   const missing = produced.filter((p) => !seen.has(p.id));
-  assert.equal(missing.length, 0, `${label}: ${missing.length} records never consumed, e.g. ${missing.slice(0, 5).map((p) => p.id).join(', ')}`);
+  if (missing.length > 0) {
+    // Holes, or a consumer that stopped early (time ran out)? Tell which, per partition.
+    const summary = Array.from({ length: partitionCount }, (_, partition) => {
+      const gone = missing.filter((p) => p.partition === partition).map((p) => p.offset);
+      const got = consumed.filter((c) => c.partition === partition).map((c) => c.offset);
+      if (gone.length === 0) return `p${partition}: complete`;
+      const lowest = gone.reduce((a, b) => (a < b ? a : b));
+      const highest = gone.reduce((a, b) => (a > b ? a : b));
+      const reached = got.reduce((a, b) => (a > b ? a : b), -1n);
+      return `p${partition}: ${gone.length} missing in offsets ${lowest}..${highest}, consumed up to ${reached}`;
+    });
+    assert.fail(`${label}: ${missing.length} records never consumed (${summary.join('; ')}), e.g. ${missing.slice(0, 5).map((p) => p.id).join(', ')}`);
+  }
   assert.equal(consumed.length, produced.length, `${label}: consumed count`);
 
   // Offsets dense from 0 per partition.

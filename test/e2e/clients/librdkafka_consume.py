@@ -1,7 +1,8 @@
 """Consumes records with librdkafka (confluent-kafka) from an assigned partition, with no group
 membership (assign(), no commits), and prints them as JSON.
 
-argv[1] is a JSON spec: bootstrap, topic, partition, offset, count, client_id, timeout_s.
+argv[1] is a JSON spec: bootstrap, topic, partition, offset, count, client_id, timeout_s, and
+optionally config (more librdkafka properties).
 Keys, values and header values are printed as hex strings (null for null).
 """
 import json
@@ -32,6 +33,7 @@ consumer = Consumer({
     "enable.auto.offset.store": False,
     "fetch.wait.max.ms": 100,
     "socket.timeout.ms": 10000,
+    **spec.get("config", {}),
 })
 consumer.assign([TopicPartition(spec["topic"], spec["partition"], spec.get("offset", 0))])
 records = []
