@@ -14,7 +14,7 @@ function findTests(dir) {
 }
 
 // Tests of open issues that are not yet stable are listed, with the reason, in test/pending.json.
-const pending = process.env.KKG_RUN_PENDING === '1' ? {} : JSON.parse(readFileSync('test/pending.json', 'utf8')).files;
+const pending = process.env.RUN_PENDING_TESTS === '1' ? {} : JSON.parse(readFileSync('test/pending.json', 'utf8')).files;
 for (const [file, reason] of Object.entries(pending)) console.log(`pending (not run): ${file}: ${reason}`);
 
 const filter = process.argv.slice(2);
@@ -27,7 +27,7 @@ const result = spawnSync(
   {
     stdio: 'inherit',
     // The kinesis-local half of the data-path test is still pending (issue 3) unless asked for.
-    env: process.env.KKG_RUN_PENDING === '1' ? process.env : { KKG_DATA_PATH_BACKENDS: 'kinesalite', ...process.env },
+    env: process.env.RUN_PENDING_TESTS === '1' ? process.env : { KKG_DATA_PATH_BACKENDS: 'kinesalite', ...process.env },
   },
 );
 process.exit(result.status ?? 1);
