@@ -116,6 +116,20 @@ export class Gateway {
     });
     if (producerState instanceof RedisProducerStateStore) observeRedis(producerState.redis, gatewayMetrics.redisObserver());
     const idempotence = new IdempotenceGuard(producerState, { log, settleMs: 30_000 + 15_000 });
+    // A node taking a partition over holds its lease, so the previous leader's writer sends
+    // nothing more for it (StreamWriter mayWrite): what that leader reserved is settled as soon
+    // as anything it had already sent has landed, not after the settle time a live writer's
+    // retries need. Until then, retries of those batches are answered REQUEST_TIMED_OUT.
+    const takeoverGraceMs = Math.max(1000, Math.floor(config.leaseTtlMs / 2));
+    const settleTakeover = async (partitionKey: string): Promise<void> => {
+      await new Promise((resolve) => setTimeout(resolve, takeoverGraceMs));
+      try {
+        const settled = await idempotence.recoverPartition(partitionKey, undefined, { ignoreSettle: true });
+        if (settled.committed + settled.removed + settled.skipped > 0) log.info({ partitionKey, ...settled }, 'reservations of the previous leader settled');
+      } catch (err) {
+        log.warn({ err, partitionKey }, 'settling reservations after a takeover failed; they settle later');
+      }
+    };
     const logs = new LogManager(
       aws.kinesis,
       new DynamoOffsetIndex(aws.dynamodb, aws.tables.offsetIndex),
@@ -133,7 +147,7 @@ export class Gateway {
       log,
       // A new leader settles reservations that a crashed one left, by looking in the log.
       async (partitionKey, partitionLog) => {
-        await idempotence.recoverPartition(partitionKey, async (reservation) => {
+        const settled = await idempotence.recoverPartition(partitionKey, async (reservation) => {
           const found = partitionLog.findProducerBatch(
             reservation.producerId,
             reservation.producerEpoch,
@@ -141,6 +155,8 @@ export class Gateway {
           );
           return found === null || found === undefined ? found : { baseOffset: found };
         });
+        if (settled.committed + settled.removed + settled.skipped > 0) log.info({ partitionKey, ...settled }, 'reservations left by a previous leader, found in the tail');
+        void settleTakeover(partitionKey);
       },
     );
     cluster.setLocalLeases((topicId, partition) => logs.ledLease(topicId, partition));
@@ -149,6 +165,7 @@ export class Gateway {
         producerId: reservation.producerId,
         producerEpoch: reservation.producerEpoch,
         baseSequence: reservation.firstSequence,
+        reservedAtMs: reservation.createdAtMs,
       }),
     );
     const topics = new KinesisTopicManager(aws.kinesis, new DynamoTopicStore(aws.dynamodb, aws.tables.topics), {
@@ -217,6 +234,7 @@ export class Gateway {
     const readiness = new Readiness([dynamoTableCheck(aws.dynamodb, aws.tables.leases), kinesisCheck(aws.kinesis), leasesCheck(logState)]);
     const metrics = new MetricsServer(metricsRegistry, { readiness, extra: [gatewayMetrics] });
     const metricsPort = await metrics.listen(config.host, config.metricsPort);
+    kafka.serve();
     const addresses = { host: cluster.self.host, port, metricsPort };
     log.info({ ...addresses, clusterId, nodeId: cluster.self.nodeId, advertisedPort: cluster.self.port, rack: cluster.self.rack }, 'gateway listening');
     return new Gateway(kafka, metrics, { ...parts, groups }, addresses, clusterId);
@@ -263,7 +281,8 @@ async function joinCluster(
   const registry = new DynamoNodeRegistry(aws.dynamodb, aws.tables.nodes);
   // The first node stores its data folder's cluster id (so a single gateway keeps the one it had).
   const clusterId = await registry.clusterId(loadOrCreateClusterId(config.dataDir));
-  const heartbeatIntervalMs = Math.max(100, Math.floor(config.leaseTtlMs / 3));
+  // Several heartbeats per node timeout: one late or lost heartbeat does not make a node dead.
+  const heartbeatIntervalMs = Math.max(100, Math.floor(config.leaseTtlMs / 4));
   const nodeTimeoutMs = config.leaseTtlMs;
   const timing: RegistrationTiming = {
     heartbeatIntervalMs,

@@ -83,7 +83,8 @@ export class MultiNodeCluster implements ClusterView {
   private lastReady = false;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
-  private heartbeating = false;
+  /** Heartbeats under way: a slow one (DynamoDB retrying) does not hold the next ones back. */
+  private heartbeating = 0;
   private refreshing: Promise<void> | undefined;
   private leaseCache = new Map<string, Lease>();
   private leaseCacheAt = Number.NEGATIVE_INFINITY;
@@ -163,8 +164,14 @@ export class MultiNodeCluster implements ClusterView {
     return this.liveIds[0] ?? this.self.nodeId;
   }
 
+  /**
+   * The live nodes, and this node while it runs (it answers this very request, even while unsure
+   * of its membership: then the others are designated for everything, and clients go there).
+   */
   brokers(): readonly BrokerNode[] {
-    return this.liveIds.map((id) => this.live.get(id) as BrokerNode);
+    const nodes = this.liveIds.map((id) => this.live.get(id) as BrokerNode);
+    if (this.leaving || this.lost || this.live.has(this.self.nodeId)) return nodes;
+    return [...nodes, this.self].sort((x, y) => x.nodeId - y.nodeId);
   }
 
   /**
@@ -262,8 +269,8 @@ export class MultiNodeCluster implements ClusterView {
   // -------------------------------------------------------------------------------------------
 
   private async heartbeat(): Promise<void> {
-    if (this.heartbeating || this.lost || this.leaving) return;
-    this.heartbeating = true;
+    if (this.heartbeating >= 3 || this.lost || this.leaving) return;
+    this.heartbeating++;
     const sentAt = this.now();
     try {
       const outcome = await this.registry.heartbeat(this.self.nodeId, this.incarnation, sentAt);
@@ -277,6 +284,7 @@ export class MultiNodeCluster implements ClusterView {
         this.emit();
         return;
       }
+      if (sentAt <= this.lastHeartbeatSentAt) return; // a later one already came back
       const wasFresh = this.isFresh();
       this.lastHeartbeatSentAt = sentAt;
       if (!wasFresh) {
@@ -289,7 +297,7 @@ export class MultiNodeCluster implements ClusterView {
       this.log.warn({ err }, 'node heartbeat failed');
       this.update();
     } finally {
-      this.heartbeating = false;
+      this.heartbeating--;
     }
   }
 

@@ -132,7 +132,10 @@ export class DynamoNodeRegistry {
     }
   }
 
-  /** Renews the heartbeat; 'lost' when the item is gone or belongs to another incarnation now. */
+  /**
+   * Renews the heartbeat (never moving it back: a late heartbeat changes nothing); 'lost' when
+   * the item is gone or belongs to another incarnation now.
+   */
   async heartbeat(nodeId: number, incarnation: number, atMs: number): Promise<HeartbeatOutcome> {
     try {
       await this.client.send(
@@ -140,14 +143,15 @@ export class DynamoNodeRegistry {
           TableName: this.tableName,
           Key: { id: attrS(nodeKey(nodeId)) },
           UpdateExpression: 'SET heartbeatAtMs = :now',
-          ConditionExpression: 'incarnation = :incarnation',
+          ConditionExpression: 'incarnation = :incarnation AND heartbeatAtMs < :now',
           ExpressionAttributeValues: { ':now': attrN(atMs), ':incarnation': attrN(incarnation) },
         }),
       );
       return 'ok';
     } catch (err) {
-      if (isConditionFailed(err)) return 'lost';
-      throw err;
+      if (!isConditionFailed(err)) throw err;
+      const current = await this.get(nodeId);
+      return current?.incarnation === incarnation ? 'ok' : 'lost';
     }
   }
 

@@ -32,7 +32,7 @@ import {
   type MemberProtocol,
   type SyncGroupResult,
 } from './group.js';
-import type { CommittedOffset, OffsetStore } from './offset-store.js';
+import type { CommittedOffset, OffsetStore, StoredOffset } from './offset-store.js';
 import { systemScheduler, type Scheduler, type TimerHandle } from './scheduler.js';
 
 export type CoordinatorStatus = 'loading' | 'active' | 'closed';
@@ -230,7 +230,9 @@ export class GroupCoordinator {
   /** Groups loaded from the store since they became local (or known to have nothing stored). */
   private readonly verified = new Set<string>();
   /** Group loads under way; a load whose entry was replaced or removed is discarded. */
-  private readonly loadingGroups = new Map<string, object>();
+  private readonly loadingGroups = new Map<string, { readonly done: Promise<void> }>();
+  /** A scan adopting every group that became local (after a placement change), if one runs. */
+  private adopting: Promise<void> | undefined;
   private readonly log: Logger;
   private readonly hooks: GroupCoordinatorHooks;
   private readonly groups = new Map<string, ClassicGroup>();
@@ -378,32 +380,82 @@ export class GroupCoordinator {
   }
 
   private loadGroup(groupId: string): void {
-    const token = {};
+    const token: { done: Promise<void> } = { done: Promise.resolve() };
     this.loadingGroups.set(groupId, token);
     const current = (): boolean => this.loadingGroups.get(groupId) === token && this.state === 'active' && this.isLocal(groupId);
-    this.store.loadGroup(groupId).then(
+    token.done = this.store.loadGroup(groupId).then(
       (offsets) => {
-        if (!current() || this.groups.has(groupId)) return;
-        if (offsets.length > 0) {
-          const group = new ClassicGroup(groupId, null);
-          for (const stored of offsets) {
-            group.setOffset(stored.topic, stored.partition, {
-              offset: stored.offset,
-              leaderEpoch: stored.leaderEpoch,
-              metadata: stored.metadata,
-              commitTimestampMs: stored.commitTimestampMs,
-              expireTimestampMs: stored.expireTimestampMs,
-            });
-          }
-          this.groups.set(groupId, group);
-        }
-        this.verified.add(groupId);
+        if (!current()) return;
+        this.adopt(groupId, offsets);
         this.log.info({ groupId, offsets: offsets.length }, 'group loaded: this node coordinates it now');
       },
       (err: unknown) => this.log.warn({ err, groupId }, 'loading the group failed; it is loaded again on its next request'),
     ).finally(() => {
       if (this.loadingGroups.get(groupId) === token) this.loadingGroups.delete(groupId);
     });
+  }
+
+  /** Takes a group's stored offsets as its state here (unless it is held already). */
+  private adopt(groupId: string, offsets: readonly StoredOffset[]): void {
+    if (this.groups.has(groupId) || this.verified.has(groupId)) return;
+    if (offsets.length > 0) {
+      const group = new ClassicGroup(groupId, null);
+      for (const stored of offsets) {
+        group.setOffset(stored.topic, stored.partition, {
+          offset: stored.offset,
+          leaderEpoch: stored.leaderEpoch,
+          metadata: stored.metadata,
+          commitTimestampMs: stored.commitTimestampMs,
+          expireTimestampMs: stored.expireTimestampMs,
+        });
+      }
+      this.groups.set(groupId, group);
+    }
+    this.verified.add(groupId);
+  }
+
+  /**
+   * Runs `run` once the group is loaded, when it is local and being loaded now (so that the first
+   * request after a group moved here waits a moment instead of failing); `run` answers
+   * COORDINATOR_LOAD_IN_PROGRESS itself if the load failed.
+   */
+  private whenLoaded<T>(groupId: string, run: () => Promise<T>): Promise<T> {
+    if (this.state !== 'active' || groupId === '' || !this.isLocal(groupId) || this.isGroupLoaded(groupId)) return run();
+    const loading = this.loadingGroups.get(groupId);
+    return loading === undefined ? run() : loading.done.then(run);
+  }
+
+  /**
+   * Loads, in the background, every stored group that is local now and not held yet: after a
+   * placement change, the groups that moved here are ready before their members come.
+   */
+  private adoptLocalGroups(): void {
+    if (this.state !== 'active' || this.adopting !== undefined || !this.hasUnverifiedLocalGroups()) return;
+    this.adopting = this.store
+      .loadAll()
+      .then(
+        (offsets) => {
+          if (this.state !== 'active') return;
+          const byGroup = new Map<string, StoredOffset[]>();
+          for (const o of offsets) byGroup.set(o.groupId, [...(byGroup.get(o.groupId) ?? []), o]);
+          const adopted: string[] = [];
+          for (const [groupId, stored] of byGroup) {
+            if (!this.isLocal(groupId) || this.groups.has(groupId) || this.verified.has(groupId) || this.loadingGroups.has(groupId)) continue;
+            this.adopt(groupId, stored);
+            adopted.push(groupId);
+          }
+          if (adopted.length > 0) this.log.info({ groups: adopted }, 'groups loaded: this node coordinates them now');
+        },
+        (err: unknown) => this.log.warn({ err }, 'loading the groups that moved here failed; each is loaded on its next request'),
+      )
+      .finally(() => {
+        this.adopting = undefined;
+      });
+  }
+
+  /** Cheap pre-check for adoptLocalGroups(): this node coordinates some groups and is not the sole coordinator. */
+  private hasUnverifiedLocalGroups(): boolean {
+    return !(this.complete && this.isSoleCoordinator());
   }
 
   /**
@@ -424,12 +476,17 @@ export class GroupCoordinator {
     for (const groupId of this.verified) if (!this.isLocal(groupId)) this.verified.delete(groupId);
     for (const groupId of this.loadingGroups.keys()) if (!this.isLocal(groupId)) this.loadingGroups.delete(groupId);
     if (moved.length > 0) this.log.info({ groups: moved }, 'groups moved to other nodes');
+    this.adoptLocalGroups();
   }
 
   // -------------------------------------------------------------------------------------------
   // JoinGroup
 
   join(params: JoinGroupParams): Promise<JoinGroupResult> {
+    return this.whenLoaded(params.groupId, () => this.joinLoaded(params));
+  }
+
+  private joinLoaded(params: JoinGroupParams): Promise<JoinGroupResult> {
     const statusError = this.groupStatusError(params.groupId, 'JoinGroup');
     if (statusError !== ErrorCode.NONE) return Promise.resolve(joinError(params.memberId, statusError));
     if (params.sessionTimeoutMs < this.config.minSessionTimeoutMs || params.sessionTimeoutMs > this.config.maxSessionTimeoutMs) {
@@ -772,6 +829,10 @@ export class GroupCoordinator {
   // SyncGroup
 
   sync(params: SyncGroupParams): Promise<SyncGroupResult> {
+    return this.whenLoaded(params.groupId, () => this.syncLoaded(params));
+  }
+
+  private syncLoaded(params: SyncGroupParams): Promise<SyncGroupResult> {
     const statusError = this.groupStatusError(params.groupId, 'SyncGroup');
     // A loading coordinator lost the rebalance in progress: send the member back to JoinGroup
     // (older clients do not expect COORDINATOR_LOAD_IN_PROGRESS here).
@@ -1000,7 +1061,11 @@ export class GroupCoordinator {
    * the group is empty), then writes each offset to the store. Resolves with one error code per
    * entry, in order, once the store has answered for all of them.
    */
-  async commitOffsets(params: OffsetCommitParams): Promise<number[]> {
+  commitOffsets(params: OffsetCommitParams): Promise<number[]> {
+    return this.whenLoaded(params.groupId, () => this.commitOffsetsLoaded(params));
+  }
+
+  private async commitOffsetsLoaded(params: OffsetCommitParams): Promise<number[]> {
     const all = (errorCode: number): number[] => params.offsets.map(() => errorCode);
     const statusError = this.groupStatusError(params.groupId, 'OffsetCommit');
     if (statusError !== ErrorCode.NONE) return all(statusError);

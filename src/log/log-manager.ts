@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { Logger } from 'pino';
 import { partitionLeaseResource, type Lease, type LeaseStore } from '../cluster/leases.js';
+import { readBatchHeader } from '../protocol/records/record-batch.js';
 import type { OffsetIndex } from './offset-index.js';
 import { PartitionLog } from './partition-log.js';
 import { PartitionReader, type PartitionSource } from './partition-reader.js';
@@ -60,6 +61,14 @@ export type PartitionUnavailable = 'not-leader' | 'unknown-partition';
 const COLD_READERS_PER_PARTITION = 4;
 
 /**
+ * How much earlier than its reservation (by the reserving gateway's clock) a batch's write may
+ * carry as its Kinesis arrival time: clock skew between gateway hosts and Kinesis.
+ */
+const LOCATE_CLOCK_SKEW_MS = 5000;
+/** Index anchors locateProducerBatch reads back from, at most, below the tail. */
+const LOCATE_MAX_ANCHORS = 32;
+
+/**
  * The partitions this node leads. A partition is opened on first use, if the placement gives it
  * to this node: its lease is taken (conditional write, epoch + 1), then its tail is rebuilt from
  * the last index anchor; while open the lease is renewed, and a lost lease closes it. Nothing is
@@ -82,7 +91,8 @@ export class LogManager {
   private readonly renewTimer: NodeJS.Timeout;
   private readonly rebalanceTimer: NodeJS.Timeout;
   private rebalancing: Promise<void> | undefined;
-  private renewing = false;
+  /** Lease renewals under way, per partition. */
+  private readonly renewals = new Map<LedPartition, Promise<boolean>>();
   private stopped = false;
   /** Lease owner id of this process: a second process with the same node id must not share leases. */
   readonly leaseOwner: number;
@@ -100,7 +110,7 @@ export class LogManager {
   ) {
     this.leaseOwner = options.leaseOwner ?? randomInt(1, 2 ** 31 - 1);
     this.leaseGuardMs = Math.floor(options.leaseTtlMs / 4);
-    this.renewTimer = setInterval(() => void this.renewLeases(), Math.max(200, Math.floor(options.leaseTtlMs / 3)));
+    this.renewTimer = setInterval(() => this.renewLeases(), Math.max(200, Math.floor(options.leaseTtlMs / 3)));
     this.renewTimer.unref();
     this.rebalanceTimer = setInterval(() => void this.rebalance(), options.rebalanceIntervalMs ?? 1000);
     this.rebalanceTimer.unref();
@@ -124,6 +134,13 @@ export class LogManager {
     const open = this.led.get(key);
     if (open !== undefined && !this.serving(open)) {
       if (open.handingOver === true) return Promise.resolve('not-leader');
+      if (open.released !== true && Date.now() < open.lease.expiresAtMs) {
+        // Close to its expiry (renewals late: a busy process): renew now, then decide.
+        return this.renewLease(key, open).then((held) => {
+          if (held && this.serving(open)) return open;
+          return this.led.get(key) === open ? 'not-leader' : this.partition(topic, partition);
+        });
+      }
       // The lease ran out under us (renewals failed, or the process was paused): whoever holds
       // it now may have written since. Start over: a fresh lease and a rebuilt tail, if ours.
       this.logger.warn({ topic: topic.name, partition }, 'partition lease ran out; no longer leading');
@@ -232,18 +249,88 @@ export class LogManager {
   }
 
   /**
-   * Looks for a producer's batch in a led partition's log (idempotence crash recovery).
-   * `partitionKey` is `${topicId}/${partition}`.
+   * Looks for a producer's batch in a led partition's log (idempotence crash recovery):
+   * { baseOffset } found, null certainly not there, undefined cannot tell (yet).
+   * `partitionKey` is `${topicId}/${partition}`. The caller asks only once no write of the batch
+   * can still land. With `reservedAtMs` (when the batch was reserved, before its write began),
+   * "not there" is decided by looking at every record that reached Kinesis since then, less
+   * LOCATE_CLOCK_SKEW_MS: in the tail, and below it, anchor by anchor, when the tail starts later
+   * (a leader rebuilds its tail from the last anchor). Without it, only a tail that holds the
+   * whole log can tell.
    */
   async locateProducerBatch(
     partitionKey: string,
-    identity: { producerId: bigint; producerEpoch: number; baseSequence: number },
+    identity: { producerId: bigint; producerEpoch: number; baseSequence: number; reservedAtMs?: number },
   ): Promise<{ baseOffset: bigint } | null | undefined> {
     const opening = this.partitions.get(partitionKey);
     const led = opening === undefined ? undefined : await opening.catch(() => undefined);
     if (led === undefined || typeof led === 'string') return undefined;
+    // Everything that reached Kinesis before this call must be in the tail first.
+    if (!(await this.caughtUpSince(led, Date.now()))) return undefined;
     const found = led.log.findProducerBatch(identity.producerId, identity.producerEpoch, identity.baseSequence);
-    return found === null || found === undefined ? found : { baseOffset: found };
+    if (found !== undefined) return found === null ? null : { baseOffset: found };
+    if (identity.reservedAtMs === undefined) return undefined;
+    const sinceMs = BigInt(identity.reservedAtMs - LOCATE_CLOCK_SKEW_MS);
+    const tailArrival = led.log.tailStartArrivalMs;
+    if (tailArrival !== undefined && tailArrival <= sinceMs) return null;
+    try {
+      return await this.locateBelowTail(led, identity, sinceMs);
+    } catch (err) {
+      this.logger.warn({ err, topic: led.topic.name, partition: led.partition }, 'looking for a producer batch below the tail failed');
+      return undefined;
+    }
+  }
+
+  /** Waits (briefly) for a tailer read that began at or after `ms` and found the tip. */
+  private async caughtUpSince(led: LedPartition, ms: number): Promise<boolean> {
+    const deadline = Date.now() + Math.max(2000, 10 * this.options.pollIntervalMs);
+    while (led.tailer.caughtUpAtMs < ms) {
+      if (Date.now() > deadline || led.released === true) return false;
+      led.tailer.kick();
+      await new Promise((resolve) => setTimeout(resolve, Math.min(50, this.options.pollIntervalMs)));
+    }
+    return true;
+  }
+
+  /** The part of locateProducerBatch below the tail: reads back from anchor to anchor. */
+  private async locateBelowTail(
+    led: LedPartition,
+    identity: { producerId: bigint; producerEpoch: number; baseSequence: number },
+    sinceMs: bigint,
+  ): Promise<{ baseOffset: bigint } | null | undefined> {
+    let end = led.log.tailStartOffset;
+    for (let step = 0; step < LOCATE_MAX_ANCHORS && end > led.log.logStartOffset; step++) {
+      const anchor = await this.index.floor(led.topic.topicId, led.partition, end - 1n);
+      if (anchor === undefined) return undefined;
+      const reader = new PartitionReader(
+        this.kinesis,
+        this.source(led.topic, led.partition),
+        { shardId: anchor.shardId, sequenceNumber: anchor.sequenceNumber, skip: anchor.subIndex, offset: anchor.offset },
+        () => led.lease.epoch,
+      );
+      let earliestArrival: bigint | undefined;
+      while (reader.nextOffset < end) {
+        const read = await reader.step();
+        for (const batch of read.batches) {
+          if (batch.baseOffset >= end) break;
+          if (earliestArrival === undefined || (batch.arrivalMs !== undefined && batch.arrivalMs < earliestArrival)) {
+            earliestArrival = batch.arrivalMs;
+          }
+          const header = readBatchHeader(batch.bytes);
+          if (
+            header.producerId === identity.producerId &&
+            header.producerEpoch === identity.producerEpoch &&
+            header.baseSequence === identity.baseSequence
+          ) {
+            return { baseOffset: batch.baseOffset };
+          }
+        }
+        if (read.caughtUp) break;
+      }
+      if (anchor.offset <= led.log.logStartOffset || (earliestArrival !== undefined && earliestArrival <= sinceMs)) return null;
+      end = anchor.offset;
+    }
+    return undefined;
   }
 
   /** The partitions this node leads and has open (for metrics and /readyz); those still opening are left out. */
@@ -441,31 +528,37 @@ export class LogManager {
     });
   }
 
-  private async renewLeases(): Promise<void> {
-    if (this.renewing) return;
-    this.renewing = true;
-    try {
-      await Promise.all([...this.held].map(([key, led]) => this.renewLease(key, led)));
-    } finally {
-      this.renewing = false;
-    }
+  /** Renews every held lease; a renewal still under way for a partition is not started twice. */
+  private renewLeases(): void {
+    for (const [key, led] of this.held) void this.renewLease(key, led);
   }
 
-  private async renewLease(key: string, led: LedPartition): Promise<void> {
-    if (led.released === true || this.held.get(key) !== led) return;
+  /** Renews one lease (joining a renewal under way); false when the partition is no longer held. */
+  private renewLease(key: string, led: LedPartition): Promise<boolean> {
+    let renewal = this.renewals.get(led);
+    if (renewal === undefined) {
+      renewal = this.renewOnce(key, led).finally(() => this.renewals.delete(led));
+      this.renewals.set(led, renewal);
+    }
+    return renewal;
+  }
+
+  private async renewOnce(key: string, led: LedPartition): Promise<boolean> {
+    if (led.released === true || this.held.get(key) !== led) return false;
     try {
       const renewed = await this.leases.renew(led.lease, this.options.leaseTtlMs);
       if (renewed !== undefined) {
         led.lease = renewed;
-        return;
+        return true;
       }
       this.logger.warn({ topic: led.topic.name, partition: led.partition }, 'partition lease lost; no longer leading');
     } catch (err) {
       // Unsure whether it is still ours: stop serving before the lease could have expired.
-      if (Date.now() < led.lease.expiresAtMs - this.options.leaseTtlMs / 3) return;
+      if (Date.now() < led.lease.expiresAtMs - this.options.leaseTtlMs / 3) return true;
       this.logger.warn({ err, topic: led.topic.name, partition: led.partition }, 'cannot renew the partition lease; no longer leading');
     }
     if (this.held.get(key) === led) this.drop(key, led);
+    return false;
   }
 }
 

@@ -38,6 +38,11 @@ export class PartitionLog {
     return this.batches[0]?.baseOffset ?? this.highWatermark;
   }
 
+  /** When the oldest batch the tail holds reached Kinesis (undefined: none held, or not known). */
+  get tailStartArrivalMs(): bigint | undefined {
+    return this.batches[0]?.arrivalMs;
+  }
+
   get cachedBatchCount(): number {
     return this.batches.length;
   }

@@ -33,6 +33,11 @@ export class PartitionTailer {
   private loop: Promise<void> | undefined;
   private caughtUpOnce: Promise<void>;
   private markCaughtUp: () => void = () => undefined;
+  /**
+   * When the last read that found the tip began (Date.now()): everything that reached Kinesis
+   * before then is in the log. -1 until the first such read.
+   */
+  caughtUpAtMs = -1;
 
   constructor(
     private readonly kinesis: KinesisClient,
@@ -102,6 +107,7 @@ export class PartitionTailer {
         for (const sequenceNumber of step.sequenceNumbers) this.log.observeSequence(sequenceNumber);
         backoffMs = this.options.pollIntervalMs;
         if (step.caughtUp) {
+          this.caughtUpAtMs = stepStarted;
           this.markCaughtUp();
           // Keep within Kinesis's 5 reads per second per shard, kicked or not.
           await this.sleep(Math.max(0, this.options.pollIntervalMs - (Date.now() - stepStarted)), !this.kickPending);

@@ -30,6 +30,8 @@ export interface StoredBatch {
   /** RecordBatch v2 bytes with baseOffset set. */
   readonly bytes: Buffer;
   readonly position: KinesisPosition;
+  /** The Kinesis record's ApproximateArrivalTimestamp (Kinesis's clock), ms. */
+  readonly arrivalMs?: bigint;
 }
 
 export interface KinesisRecordMeta {
@@ -89,6 +91,7 @@ export function buildStoredBatches(
       maxTimestamp,
       bytes,
       position: { shardId: meta.shardId, sequenceNumber: meta.sequenceNumber, subIndex: pendingStart },
+      arrivalMs: meta.arrivalMs,
     });
     offset = lastOffset + 1n;
     pending = [];
@@ -111,6 +114,7 @@ export function buildStoredBatches(
         maxTimestamp: header.maxTimestamp,
         bytes,
         position: { shardId: meta.shardId, sequenceNumber: meta.sequenceNumber, subIndex: index },
+        arrivalMs: meta.arrivalMs,
       });
       offset = lastOffset + 1n;
       pendingStart = index + 1;

@@ -18,10 +18,16 @@ export interface KafkaServerOptions {
   readonly onConnection?: (event: 'opened' | 'closed') => void;
 }
 
-/** The TCP listener: accepts connections and hands each one to a Connection. */
+/**
+ * The TCP listener: accepts connections and hands each one to a Connection. It listens before
+ * the gateway is ready (the port is needed to register the node), but connections accepted
+ * until serve() wait, unread, instead of being answered by a registry that is still empty.
+ */
 export class KafkaServer {
   private readonly server: Server;
   private readonly connections = new Set<Connection>();
+  private readonly waiting = new Set<Socket>();
+  private serving = false;
   private nextConnectionId = 1;
 
   constructor(private readonly options: KafkaServerOptions) {
@@ -41,6 +47,17 @@ export class KafkaServer {
     return { host: address.address, port: address.port };
   }
 
+  /** Starts reading requests, of the connections that waited too. */
+  serve(): void {
+    this.serving = true;
+    for (const socket of this.waiting) {
+      this.waiting.delete(socket);
+      socket.removeAllListeners('error');
+      this.connect(socket);
+      socket.resume();
+    }
+  }
+
   get connectionCount(): number {
     return this.connections.size;
   }
@@ -51,6 +68,7 @@ export class KafkaServer {
    */
   async close(graceMs: number): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.waiting) socket.destroy();
     for (const connection of this.connections) connection.stopReading();
     const drained = Promise.all([...this.connections].map((c) => c.whenIdle()));
     let timer: NodeJS.Timeout | undefined;
@@ -70,6 +88,17 @@ export class KafkaServer {
   }
 
   private accept(socket: Socket): void {
+    if (this.serving) {
+      this.connect(socket);
+      return;
+    }
+    socket.pause();
+    socket.on('error', () => socket.destroy());
+    socket.once('close', () => this.waiting.delete(socket));
+    this.waiting.add(socket);
+  }
+
+  private connect(socket: Socket): void {
     const connection = new Connection(socket, {
       id: this.nextConnectionId++,
       registry: this.options.registry,

@@ -1,13 +1,14 @@
 /**
- * Several gateway nodes (issue 7, DESIGN.md section 5): kinesalite, dynalite and redis-server in
- * this process's children, and three gateway PROCESSES (the CLI) on loopback ports sharing them
- * as one cluster. Lease time 3 s.
+ * Several gateway nodes (issue 7, DESIGN.md section 5): kinesalite, dynalite and redis-server as
+ * child processes, and three gateway PROCESSES (the CLI) on loopback ports sharing them as one
+ * cluster (one table prefix, one Redis). Lease time 3 s.
  *
  * 1. Metadata from every node lists the three brokers and the same leaders, spread over all three;
  *    librdkafka sees the three brokers too.
  * 2. One scenario under continuous load: an idempotent kafkajs producer, an idempotent librdkafka
- *    producer and a consumer group (a kafkajs member and a librdkafka member) run across the
- *    three nodes while
+ *    producer and two consumer groups (two librdkafka members in one, a kafkajs member in the
+ *    other: kafkajs and librdkafka name their assignors differently, so they cannot share a
+ *    group) run across the three nodes while
  *    - node 1 (a partition leader and the group's coordinator) is killed with SIGKILL: its
  *      partitions and its group move to the survivors within seconds of the lease time, and the
  *      consumers carry on from their committed offsets;
@@ -28,7 +29,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import kafkajs from 'kafkajs';
 import { groupPlacementKey, partitionPlacementKey, rendezvousOwner } from '../../src/cluster/rendezvous.js';
-import { startDynalite, startKinesalite, type LocalService } from '../../src/embedded-aws.js';
+import type { LocalService } from '../../src/embedded-aws.js';
 import type { MessageCodec } from '../../src/protocol/codec.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import {
@@ -55,6 +56,7 @@ import {
   type ProducerOutcome,
 } from '../support/idempotent-producers.js';
 import { runPythonClient } from '../support/librdkafka.js';
+import { startLocalAwsProcess } from '../support/local-aws-process.js';
 import { freePort } from '../support/ports.js';
 import { RawClient } from '../support/raw-client.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
@@ -66,10 +68,10 @@ const LEASE_TTL_MS = 3000;
 /** Node 1 is killed; node 2 is paused. Node 0 stays up (kafkajs clients bootstrap from it). */
 const KILLED = 1;
 const PAUSED = 2;
-/** A group coordinated by the node that is killed. */
-const GROUP = Array.from({ length: 50 }, (_, i) => `multi-group-${i}`).find(
+/** Two groups coordinated by the node that is killed: one of librdkafka members, one of kafkajs. */
+const [RDK_GROUP, KJS_GROUP] = Array.from({ length: 50 }, (_, i) => `multi-group-${i}`).filter(
   (g) => rendezvousOwner(groupPlacementKey(g), NODES) === KILLED,
-) as string;
+) as [string, string];
 
 let kinesis: LocalService;
 let dynamo: LocalService;
@@ -91,7 +93,6 @@ function nodeFlags(nodeId: number): Record<string, string> {
     'data-dir': dataDirs[nodeId] as string,
     'auto-create-topics': 'false',
     'index-interval-bytes': '8192',
-    'kinesis-poll-interval-ms': '50',
     'group-initial-rebalance-delay-ms': '500',
     'group-min-session-timeout-ms': '1000',
     'log-level': 'info',
@@ -110,7 +111,7 @@ const designated = (partition: number, live: readonly number[]): number =>
   rendezvousOwner(partitionPlacementKey(TOPIC, partition), live) as number;
 
 before(async () => {
-  [kinesis, dynamo, redis] = await Promise.all([startKinesalite(), startDynalite(), startRedis()]);
+  [kinesis, dynamo, redis] = await Promise.all([startLocalAwsProcess('kinesalite'), startLocalAwsProcess('dynalite'), startRedis()]);
   for (const nodeId of NODES) {
     ports[nodeId] = await freePort();
     dataDirs[nodeId] = mkdtempSync(join(workDir, `node-${nodeId}-`));
@@ -205,12 +206,16 @@ describe('three gateway nodes', { timeout: 900_000 }, () => {
     await admin.connect();
     try {
       assert.equal(await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: PARTITIONS, replicationFactor: 3 }], waitForLeaders: true }), true);
-      const cluster = await admin.describeCluster();
-      assert.deepEqual(cluster.brokers.map((b) => b.nodeId).sort(), [0, 1, 2]);
+      await eventually('DescribeCluster lists the three nodes', async () => (await admin.describeCluster()).brokers.length === 3, 30_000);
     } finally {
       await admin.disconnect();
     }
-    const views = await Promise.all(NODES.map((n) => leaderView(n)));
+    // Each node sees the others at its next look at the registry (within a second).
+    let views: LeaderView[] = [];
+    await eventually('every node sees the three nodes', async () => {
+      views = await Promise.all(NODES.map((n) => leaderView(n)));
+      return views.every((v) => v.brokers.join() === '0,1,2');
+    }, 30_000);
     for (const [i, view] of views.entries()) {
       assert.deepEqual(view.brokers, [0, 1, 2], `node ${i} lists three brokers`);
       assert.equal(view.leaders.size, PARTITIONS);
@@ -241,38 +246,87 @@ describe('three gateway nodes', { timeout: 900_000 }, () => {
     const rdk = new LibrdkafkaIdempotentProducer(allBootstrap(), {
       name: 'rdk',
       topic: TOPIC,
-      count: 10_000_000,
+      count: 80_000,
       stopFile,
+      keys: 120,
       config: { 'queue.buffering.max.messages': 300, 'linger.ms': 20, 'topic.metadata.refresh.interval.ms': 1000 },
     });
     const producers: ProducerOutcome[] = [kjs, rdk];
+    const rdkMember = (name: string): ClientProcess =>
+      ClientProcess.librdkafka(name, { bootstrap: allBootstrap(), group: RDK_GROUP, topic: TOPIC, session_timeout_ms: 6000, heartbeat_ms: 500, auto_commit: true });
     const members = [
-      ClientProcess.kafkajs('kjs-member', { bootstrap: address(0), group: GROUP, topic: TOPIC, session_timeout_ms: 6000, heartbeat_ms: 500 }),
-      ClientProcess.librdkafka('rdk-member', { bootstrap: allBootstrap(), group: GROUP, topic: TOPIC, session_timeout_ms: 6000, heartbeat_ms: 500, auto_commit: true }),
+      rdkMember('rdk-member-1'),
+      rdkMember('rdk-member-2'),
+      ClientProcess.kafkajs('kjs-member', { bootstrap: address(0), group: KJS_GROUP, topic: TOPIC, session_timeout_ms: 6000, heartbeat_ms: 500 }),
     ];
+    const groupOf = (m: ClientProcess): string => (m.name === 'kjs-member' ? KJS_GROUP : RDK_GROUP);
     const progress = (p: ProducerOutcome, partitions?: ReadonlySet<number>): number =>
       partitions === undefined ? p.acked.size : [...p.acked.values()].filter((a) => partitions.has(a.partition)).length;
     const admin = new kafkajs.Kafka({ clientId: 'kkg-cluster-offsets', brokers: [address(0)], logLevel: kafkajs.logLevel.NOTHING }).admin();
     await admin.connect();
-    const committed = async (): Promise<Map<number, bigint>> => {
-      const [topic] = await admin.fetchOffsets({ groupId: GROUP, topics: [TOPIC] });
+    const committedOf = async (groupId: string): Promise<Map<number, bigint>> => {
+      const [topic] = await admin.fetchOffsets({ groupId, topics: [TOPIC] });
       return new Map((topic?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
     };
+    /** Committed offsets of both groups, keyed `${group}/${partition}`. */
+    const committed = async (): Promise<Map<string, bigint>> => {
+      const out = new Map<string, bigint>();
+      for (const groupId of [RDK_GROUP, KJS_GROUP]) for (const [p, o] of await committedOf(groupId)) out.set(`${groupId}/${p}`, o);
+      return out;
+    };
+    const state = (): string => {
+      const perPartition = (p: ProducerOutcome): string =>
+        [...Array(PARTITIONS).keys()].map((n) => [...p.acked.values()].filter((a) => a.partition === n).length).join('/');
+      return [
+        `kafkajs acked ${kjs.acked.size} (${perPartition(kjs)}), send errors ${kjs.sendErrors.toString()}, fatal ${kjs.fatal?.message ?? 'none'}`,
+        `librdkafka acked ${rdk.acked.size} (${perPartition(rdk)}), nacked ${rdk.nacked.size}, errors ${rdk.clientErrors.toString()}, fatal ${rdk.fatalErrors.join('; ') || 'none'}`,
+        ...members.map(
+          (m) =>
+            `${m.name}: ${m.count('consumed')} consumed, last events ${JSON.stringify(m.events.filter((e) => e.event !== 'consumed').slice(-3))}, stderr ${m.stderr.join('').slice(-500)}`,
+        ),
+      ].join('\n');
+    };
+    const diagnose = async (step: () => Promise<void>): Promise<void> => {
+      try {
+        await step();
+      } catch (err) {
+        t.diagnostic(state());
+        for (const [nodeId, gateway] of gateways) {
+          const lines = gateway.output().split('\n').filter((l) => /"level":[4-6]0/.test(l)).slice(-15);
+          t.diagnostic(`node ${nodeId} warnings:\n${lines.join('\n')}`);
+        }
+        throw err;
+      }
+    };
     try {
+      await diagnose(() => scenario());
+    } finally {
+      if (!existsSync(stopFile)) writeFileSync(stopFile, '');
+      rdk.kill();
+      await kjs.stop().catch(() => undefined);
+      await Promise.all(members.map((m) => m.close(10_000).catch(() => undefined)));
+      await admin.disconnect().catch(() => undefined);
+    }
+
+    async function scenario(): Promise<void> {
       // --- everything runs across the three nodes
-      await eventually('both producers acknowledged records on every partition', () =>
-        [kjs, rdk].every((p) => new Set([...p.acked.values()].map((a) => a.partition)).size === PARTITIONS && p.acked.size >= 200),
+      // kafkajs writes every partition; librdkafka those its keys hash to.
+      await eventually('both producers are acknowledged, kafkajs on every partition', () =>
+        new Set([...kjs.acked.values()].map((a) => a.partition)).size === PARTITIONS && kjs.acked.size >= 200 && rdk.acked.size >= 200,
         120_000,
       );
-      await eventually('both group members consume', () => members.every((m) => m.count('consumed') > 0), 120_000);
-      await eventually('the group committed offsets on every partition', async () => [...(await committed()).values()].filter((o) => o > 0n).length === PARTITIONS, 60_000);
-      t.diagnostic(`before the kill: kafkajs ${kjs.acked.size} acknowledged, librdkafka ${rdk.acked.size}; group ${GROUP}`);
+      await eventually('every group member consumes', () => members.every((m) => m.count('consumed') > 0), 120_000);
+      await eventually('both groups committed offsets on every partition', async () => [...(await committed()).values()].filter((o) => o > 0n).length === 2 * PARTITIONS, 60_000);
+      t.diagnostic(`before the kill: kafkajs ${kjs.acked.size} acknowledged, librdkafka ${rdk.acked.size}; groups ${RDK_GROUP}, ${KJS_GROUP}`);
 
       // --- kill -9 of node 1: a leader and the group's coordinator
       const killedPartitions = new Set([...Array(PARTITIONS).keys()].filter((p) => designated(p, NODES) === KILLED));
       const committedBefore = await committed();
       const consumedMark = members.map((m) => m.events.length);
-      const acksBefore = producers.map((p) => progress(p, killedPartitions));
+      const writtenBy = (p: ProducerOutcome, among: ReadonlySet<number>): Set<number> =>
+        new Set([...p.acked.values()].map((a) => a.partition).filter((n) => among.has(n)));
+      const killedWrites = producers.map((p) => writtenBy(p, killedPartitions));
+      const acksBefore = producers.map((p, i) => progress(p, killedWrites[i]));
       const killedAt = Date.now();
       await (gateways.get(KILLED) as GatewayProcess).kill9();
       await eventually('the survivors lead every partition', async () => {
@@ -280,11 +334,14 @@ describe('three gateway nodes', { timeout: 900_000 }, () => {
         return view.brokers.join() === '0,2' && [...view.leaders.values()].every(([leader]) => leader !== KILLED);
       }, 60_000);
       await eventually('both producers are acknowledged on the killed node\'s partitions again', () =>
-        producers.every((p, i) => progress(p, killedPartitions) > (acksBefore[i] as number) + killedPartitions.size),
+        producers.every((p, i) => progress(p, killedWrites[i]) > (acksBefore[i] as number) + (killedWrites[i] as Set<number>).size),
         60_000,
       );
       const movedAfterMs = Date.now() - killedAt;
-      await eventually('the group consumes again after the kill', () => members.some((m, i) => m.events.slice(consumedMark[i]).some((e) => e.event === 'consumed')), 60_000);
+      await eventually('both groups consume again after the kill', () =>
+        [RDK_GROUP, KJS_GROUP].every((g) => members.some((m, i) => groupOf(m) === g && m.events.slice(consumedMark[i]).some((e) => e.event === 'consumed'))),
+        60_000,
+      );
       t.diagnostic(`partitions of the killed node served again ${movedAfterMs} ms after the kill (lease time ${LEASE_TTL_MS} ms)`);
       assert.ok(movedAfterMs < LEASE_TTL_MS + 15_000, `partitions moved within seconds of the lease time (${movedAfterMs} ms)`);
       // The new coordinator loaded the committed offsets: nothing went back, and no member read
@@ -296,7 +353,7 @@ describe('three gateway nodes', { timeout: 900_000 }, () => {
       for (const [i, member] of members.entries()) {
         for (const e of member.events.slice(consumedMark[i])) {
           if (e.event !== 'consumed') continue;
-          const floor = committedBefore.get(e.partition as number) ?? 0n;
+          const floor = committedBefore.get(`${groupOf(member)}/${e.partition}`) ?? 0n;
           assert.ok(BigInt(e.offset as number) >= floor, `${member.name} resumed partition ${e.partition} at ${e.offset}, below the committed ${floor}`);
         }
       }
@@ -316,8 +373,8 @@ describe('three gateway nodes', { timeout: 900_000 }, () => {
         const views = await Promise.all(NODES.map((n) => leaderView(n)));
         return views.every((v) => v.brokers.join() === '0,1,2' && [...v.leaders].every(([p, [leader]]) => leader === designated(p, NODES)));
       }, 90_000);
-      const shareAcks = producers.map((p) => progress(p, killedPartitions));
-      await eventually('the restarted node serves its partitions', () => producers.every((p, i) => progress(p, killedPartitions) > (shareAcks[i] as number)), 60_000);
+      const shareAcks = producers.map((p, i) => progress(p, killedWrites[i]));
+      await eventually('the restarted node serves its partitions', () => producers.every((p, i) => progress(p, killedWrites[i]) > (shareAcks[i] as number)), 60_000);
       t.diagnostic(`restarted node leads its ${killedPartitions.size} partitions ${Date.now() - restartedAt} ms after its start; longest kafkajs pause ${maxGapMs} ms`);
       assert.ok(maxGapMs < 15_000, `no stall while partitions move back (${maxGapMs} ms without an acknowledgement)`);
 
@@ -368,10 +425,15 @@ describe('three gateway nodes', { timeout: 900_000 }, () => {
       assert.ok(!log.some((r) => r.name === 'stray'), 'the paused leader wrote nothing');
 
       const byOffset = new Map(log.map((r) => [`${r.partition}/${r.offset}`, `${r.name}|${r.index}|`]));
-      await eventually('the group consumed the whole log', () => {
-        const consumed = new Set(members.flatMap((m) => m.events.filter((e) => e.event === 'consumed').map((e) => `${e.partition}/${e.offset}`)));
-        return [...byOffset.keys()].every((k) => consumed.has(k));
-      }, 120_000);
+      await eventually('each group consumed the whole log', () =>
+        [RDK_GROUP, KJS_GROUP].every((g) => {
+          const consumed = new Set(
+            members.filter((m) => groupOf(m) === g).flatMap((m) => m.events.filter((e) => e.event === 'consumed').map((e) => `${e.partition}/${e.offset}`)),
+          );
+          return [...byOffset.keys()].every((k) => consumed.has(k));
+        }),
+        180_000,
+      );
       for (const member of members) {
         for (const e of member.events) {
           if (e.event !== 'consumed') continue;
@@ -379,12 +441,6 @@ describe('three gateway nodes', { timeout: 900_000 }, () => {
           assert.ok(expected !== undefined && typeof e.value === 'string' && e.value.startsWith(expected), `${member.name} read ${e.partition}/${e.offset} as ${e.value?.slice(0, 30)}, the log has ${expected}`);
         }
       }
-    } finally {
-      if (!existsSync(stopFile)) writeFileSync(stopFile, '');
-      rdk.kill();
-      await kjs.stop().catch(() => undefined);
-      await Promise.all(members.map((m) => m.close(10_000).catch(() => undefined)));
-      await admin.disconnect().catch(() => undefined);
     }
   });
 });

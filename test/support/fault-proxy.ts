@@ -13,11 +13,8 @@
  * while the gateway is still serving the request, so its retry can arrive before the original
  * attempt's outcome is known.
  *
- * Clients must be sent to the proxy by the gateway's Metadata, which names the gateway's
- * advertised host and its listening port. The proxy therefore listens on the gateway's port at
- * another loopback address: run the gateway with `--host 127.0.0.2 --port P --advertised-host
- * 127.0.0.1` and the proxy on 127.0.0.1:P (Linux routes all of 127.0.0.0/8 to the loopback
- * interface; macOS needs `ifconfig lo0 alias 127.0.0.2`). Nothing is rewritten.
+ * Clients must be sent to the proxy by the gateway's Metadata: run the gateway with
+ * `--advertised-port <the proxy's port>`. Nothing is rewritten.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
@@ -184,14 +181,16 @@ export class FaultProxy {
       closed = true;
       client.destroy();
       this.sockets.delete(client);
-      const linger = setTimeout(() => {
+      const finish = (): void => {
+        clearTimeout(linger);
         this.timers.delete(linger);
         upstream.destroy();
         this.sockets.delete(upstream);
-      }, 10_000);
+      };
+      const linger = setTimeout(finish, 10_000);
       this.timers.add(linger);
       upstream.on('data', () => {
-        if (requests.size === 0) upstream.destroy();
+        if (requests.size === 0) finish();
       });
     };
     client.on('error', closeBoth);

@@ -33,6 +33,8 @@ export interface ProducerOutcome {
   readonly acked: ReadonlyMap<number, Ack>;
   /** Records handed to the client (indexes 0 .. produced-1). */
   readonly produced: number;
+  /** The errors the client reported so far, counted by kind (for failure messages). */
+  describeErrors(): string;
 }
 
 export function recordKey(name: string, index: number, keys: number): Buffer {
@@ -84,6 +86,13 @@ export interface KafkajsProducerOptions {
    * records again. Otherwise the loop stops with the error.
    */
   readonly newProducerOnUnknownProducerId?: boolean;
+  /**
+   * Each send() to one partition (the records of a batch go out as one send per partition, in
+   * turn). kafkajs fails a whole send() when any partition of it fails, and hides which
+   * partitions were written: sending refused records again with a new producer is safe only
+   * when a send() is one partition's batch.
+   */
+  readonly onePartitionPerSend?: boolean;
 }
 
 /**
@@ -99,11 +108,17 @@ export class KafkajsIdempotentProducer implements ProducerOutcome {
   produced = 0;
   /** Errors send() threw (kafkajs gave up retrying), by kafkajs error type. */
   readonly sendErrors = new Tally();
+  describeErrors(): string {
+    return this.sendErrors.toString();
+  }
   /** Producer instances used (more than 1: new producer ids after UNKNOWN_PRODUCER_ID). */
   producers = 0;
   /** The error that stopped the loop, if any. */
   fatal: Error | undefined;
+  /** stop() gave up waiting for a send. */
+  abandoned = false;
   private stopped = false;
+  private current: kafkajs.Producer | undefined;
   private readonly done: Promise<void>;
   private readonly keys: number;
 
@@ -121,10 +136,20 @@ export class KafkajsIdempotentProducer implements ProducerOutcome {
     return this.options.name;
   }
 
-  /** Stops after the send under way; resolves when the loop ended. */
-  async stop(): Promise<void> {
+  /**
+   * Stops after the send under way; resolves when the loop ended. A send still not answered
+   * after `graceMs` is abandoned (the producer disconnects; `abandoned` is set).
+   */
+  async stop(graceMs = 60_000): Promise<void> {
     this.stopped = true;
-    await this.done;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), graceMs)));
+    const result = await Promise.race([this.done, timeout]);
+    clearTimeout(timer);
+    if (result !== 'timeout') return;
+    this.abandoned = true;
+    await this.current?.disconnect().catch(() => undefined);
+    await Promise.race([this.done, sleep(5000)]);
   }
 
   /** Resolves when every record was produced (or the loop stopped). */
@@ -134,6 +159,7 @@ export class KafkajsIdempotentProducer implements ProducerOutcome {
 
   private newProducer(): kafkajs.Producer {
     this.producers++;
+    this.current = undefined;
     const kafka = new kafkajs.Kafka({
       clientId: this.options.name,
       brokers: [this.bootstrap],
@@ -142,12 +168,13 @@ export class KafkajsIdempotentProducer implements ProducerOutcome {
       requestTimeout: this.options.requestTimeoutMs ?? 2000,
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 50, maxRetryTime: 1000 },
     });
-    return kafka.producer({
+    this.current = kafka.producer({
       idempotent: true,
       maxInFlightRequests: this.options.maxInFlightRequests,
       allowAutoTopicCreation: false,
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 50, maxRetryTime: 1000 },
     });
+    return this.current;
   }
 
   private async connect(producer: kafkajs.Producer): Promise<void> {
@@ -163,6 +190,42 @@ export class KafkajsIdempotentProducer implements ProducerOutcome {
     }
   }
 
+  /** Sends these records until they are acknowledged; returns the producer to go on with. */
+  private async send(producer: kafkajs.Producer, indexes: number[], partitionOf: (i: number) => number): Promise<kafkajs.Producer> {
+    const messages = indexes.map((i) => ({
+      partition: partitionOf(i),
+      key: recordKey(this.options.name, i, this.keys),
+      value: recordValue(this.options.name, i),
+    }));
+    for (;;) {
+      try {
+        const result = await producer.send({ topic: this.options.topic, acks: -1, messages });
+        const base = new Map(result.map((m) => [m.partition, BigInt(m.baseOffset ?? '-1')]));
+        const position = new Map<number, bigint>();
+        messages.forEach((m, j) => {
+          const at = position.get(m.partition) ?? 0n;
+          position.set(m.partition, at + 1n);
+          const b = base.get(m.partition);
+          if (b === undefined || b < 0n) throw new Error(`kafkajs reported no offset for partition ${m.partition}`);
+          this.acked.set(indexes[j] as number, { partition: m.partition, offset: b + at });
+        });
+        return producer;
+      } catch (err) {
+        const type = (err as { type?: string }).type ?? (err as Error).name;
+        this.sendErrors.add(type);
+        if (type === 'UNKNOWN_PRODUCER_ID' && this.options.newProducerOnUnknownProducerId === true) {
+          await producer.disconnect().catch(() => undefined);
+          producer = this.newProducer();
+          await this.connect(producer);
+          continue;
+        }
+        const retriable = (err as { retriable?: boolean }).retriable === true || /Connection|Timeout|NumberOfRetries/i.test(type);
+        if (!retriable || this.stopped) throw err;
+        await sleep(100);
+      }
+    }
+  }
+
   private async run(): Promise<void> {
     let producer = this.newProducer();
     await this.connect(producer);
@@ -173,39 +236,12 @@ export class KafkajsIdempotentProducer implements ProducerOutcome {
         const count = Math.min(batchSize, this.options.count - first);
         this.produced += count;
         const indexes = Array.from({ length: count }, (_, j) => first + j);
-        const messages = indexes.map((i) => ({
-          partition: (i % this.keys) % this.options.partitionCount,
-          key: recordKey(this.options.name, i, this.keys),
-          value: recordValue(this.options.name, i),
-        }));
-        for (;;) {
-          try {
-            const result = await producer.send({ topic: this.options.topic, acks: -1, messages });
-            const base = new Map(result.map((m) => [m.partition, BigInt(m.baseOffset ?? '-1')]));
-            const position = new Map<number, bigint>();
-            messages.forEach((m, j) => {
-              const at = position.get(m.partition) ?? 0n;
-              position.set(m.partition, at + 1n);
-              const b = base.get(m.partition);
-              if (b === undefined || b < 0n) throw new Error(`kafkajs reported no offset for partition ${m.partition}`);
-              this.acked.set(indexes[j] as number, { partition: m.partition, offset: b + at });
-            });
-            break;
-          } catch (err) {
-            const type = (err as { type?: string }).type ?? (err as Error).name;
-            this.sendErrors.add(type);
-            if (type === 'UNKNOWN_PRODUCER_ID' && this.options.newProducerOnUnknownProducerId === true) {
-              await producer.disconnect().catch(() => undefined);
-              producer = this.newProducer();
-              await this.connect(producer);
-              continue;
-            }
-            const retriable = (err as { retriable?: boolean }).retriable === true || /Connection|Timeout|NumberOfRetries/i.test(type);
-            if (!retriable) throw err;
-            if (this.stopped) return;
-            await sleep(100);
-          }
-        }
+        const partitionOf = (i: number): number => (i % this.keys) % this.options.partitionCount;
+        const sends =
+          this.options.onePartitionPerSend === true
+            ? [...new Set(indexes.map(partitionOf))].map((p) => indexes.filter((i) => partitionOf(i) === p))
+            : [indexes];
+        for (const send of sends) producer = await this.send(producer, send, partitionOf);
       }
     } finally {
       await producer.disconnect().catch(() => undefined);
@@ -226,17 +262,40 @@ export interface LibrdkafkaProducerOptions {
   /** More librdkafka properties. */
   readonly config?: Readonly<Record<string, string | number | boolean>>;
   readonly flushTimeoutS?: number;
+  /**
+   * After a fatal error, recover as librdkafka asks applications to: a new producer (a new
+   * producer id) sends the records the old one failed, in order, and goes on. Otherwise a
+   * fatal error ends producing.
+   */
+  readonly newProducerOnFatal?: boolean;
 }
 
 const PRODUCE_SCRIPT = fileURLToPath(new URL('../e2e/clients/librdkafka_idempotent_produce.py', import.meta.url));
 
+/**
+ * KafkaError{code=_TRANSPORT,val=-195,str="127.0.0.1:1234/0: 3 request(s) timed out: ..."}:
+ * the code and the text without the broker name, numbers as N.
+ */
+function errorSummary(error: string): string {
+  const match = /code=(\w+).*?str="(?:[^"]*?\/\d+: )?([^"]*)"/.exec(error);
+  const text = match === null ? error : `${match[1]}: ${match[2]}`;
+  return text.replace(/\d+/g, 'N').replace(/ \(after .*$/, '').slice(0, 100);
+}
+
 /** librdkafka_idempotent_produce.py as a child process, its reports followed as they come. */
 export class LibrdkafkaIdempotentProducer implements ProducerOutcome {
   readonly acked = new Map<number, Ack>();
-  /** Failed deliveries: index -> error. */
+  /** Failed deliveries not sent again successfully: index -> error. */
   readonly nacked = new Map<number, string>();
+  /** Every failed delivery, by error. */
+  readonly failures = new Tally();
+  /** Producer instances used (more than 1: new producers after fatal errors). */
+  producers = 1;
   /** error_cb reports, by message (connection errors are expected while a gateway is down). */
   readonly clientErrors = new Tally();
+  describeErrors(): string {
+    return this.clientErrors.toString();
+  }
   readonly fatalErrors: string[] = [];
   produced = 0;
   unflushed = -1;
@@ -254,7 +313,12 @@ export class LibrdkafkaIdempotentProducer implements ProducerOutcome {
       keys: options.keys ?? 24,
       stop_file: options.stopFile ?? null,
       flush_timeout_s: options.flushTimeoutS ?? 150,
-      config: options.config ?? {},
+      new_producer_on_fatal: options.newProducerOnFatal === true,
+      config: {
+        ...options.config,
+        // librdkafka's debug log (e.g. "eos,msg,protocol") goes to KKG_TEST_LIBRDKAFKA_STDERR.
+        ...(process.env.KKG_TEST_LIBRDKAFKA_DEBUG !== undefined ? { debug: process.env.KKG_TEST_LIBRDKAFKA_DEBUG } : {}),
+      },
     };
     this.child = spawn(DEBIAN_PYTHON, [PRODUCE_SCRIPT, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
     const stderrFile = process.env.KKG_TEST_LIBRDKAFKA_STDERR;
@@ -281,21 +345,22 @@ export class LibrdkafkaIdempotentProducer implements ProducerOutcome {
       done?: number;
       unflushed?: number;
       fatal_error?: string | null;
+      new_producer?: number;
     };
     if (event.ack !== undefined) {
       this.acked.set(event.ack, { partition: event.p as number, offset: BigInt(event.o as number) });
+      this.nacked.delete(event.ack);
     } else if (event.nack !== undefined) {
       this.nacked.set(event.nack, event.error ?? '?');
+      this.failures.add(errorSummary(event.error ?? '?'));
+    } else if (event.new_producer !== undefined) {
+      this.producers = event.new_producer;
     } else if (event.done !== undefined) {
       this.produced = event.done;
       this.unflushed = event.unflushed ?? -1;
       if (event.fatal_error) this.fatalErrors.push(event.fatal_error);
     } else if (event.error !== undefined) {
-      // KafkaError{code=_TRANSPORT,val=-195,str="127.0.0.1:1234/0: 3 request(s) timed out: ..."}:
-      // keep the code and the text without the broker name, numbers as N.
-      const match = /code=(\w+).*?str="(?:[^"]*?\/\d+: )?([^"]*)"/.exec(event.error);
-      const text = match === null ? event.error : `${match[1]}: ${match[2]}`;
-      this.clientErrors.add(text.replace(/\d+/g, 'N').replace(/ \(after .*$/, '').slice(0, 100));
+      this.clientErrors.add(errorSummary(event.error));
       if (event.fatal === true) this.fatalErrors.push(event.error);
     }
   }
