@@ -42,24 +42,21 @@ export function fetchHandler(dataPath: DataPath): ApiHandler<FetchRequest, Fetch
     return description === undefined ? undefined : dataPath.registry.topic(description.name);
   }
 
-  async function readPartition(fetch: PartitionFetch, maxBytes: number): Promise<number> {
+  /** The partition's batches from its fetch offset, up to maxBytes (at least one batch if any). */
+  async function readPartition(fetch: PartitionFetch, maxBytes: number): Promise<readonly StoredBatch[]> {
     const { led, answer } = fetch;
-    if (led === undefined || answer.errorCode !== ErrorCode.NONE) return 0;
+    if (led === undefined || answer.errorCode !== ErrorCode.NONE) return [];
     const log = led.log;
     answer.highWatermark = log.highWatermark;
     answer.lastStableOffset = log.highWatermark;
     answer.logStartOffset = log.logStartOffset;
     if (fetch.fetchOffset < log.logStartOffset || fetch.fetchOffset > log.highWatermark) {
       answer.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
-      return 0;
+      return [];
     }
     const read = log.read(fetch.fetchOffset, maxBytes);
     dataPath.metrics?.tailCache(read.kind === 'batches');
-    const batches: readonly StoredBatch[] =
-      read.kind === 'batches' ? read.batches : await dataPath.logs.readBelowTail(led, fetch.fetchOffset, maxBytes);
-    if (batches.length === 0) return 0;
-    answer.records = Buffer.concat(batches.map((b) => b.bytes));
-    return answer.records.length;
+    return read.kind === 'batches' ? read.batches : dataPath.logs.readBelowTail(led, fetch.fetchOffset, maxBytes);
   }
 
   return {
@@ -109,17 +106,27 @@ export function fetchHandler(dataPath: DataPath): ApiHandler<FetchRequest, Fetch
 
       const deadline = Date.now() + Math.max(0, request.maxWaitMs);
       for (;;) {
-        let budget = request.maxBytes > 0 ? request.maxBytes : Number.MAX_SAFE_INTEGER;
+        const maxBytes = request.maxBytes > 0 ? request.maxBytes : Number.MAX_SAFE_INTEGER;
+        // Partitions are read at once (reads below the tail go to Kinesis), then given the
+        // response's byte budget in request order.
+        const reads = await Promise.all(fetches.map((f) => readPartition(f, Math.max(0, Math.min(f.partitionMaxBytes, maxBytes)))));
+        let budget = maxBytes;
         let total = 0;
-        for (const fetch of fetches) {
-          fetch.answer.records = null;
-          // The first batch is returned even when larger than the limits (KIP-74), so that a
-          // big batch can never stall a consumer.
-          const limit = Math.max(0, Math.min(fetch.partitionMaxBytes, budget));
-          const bytes = limit === 0 && total > 0 ? 0 : await readPartition(fetch, limit);
+        fetches.forEach((fetch, i) => {
+          const taken: StoredBatch[] = [];
+          let bytes = 0;
+          for (const batch of reads[i] ?? []) {
+            // A partition's first batch is returned even when larger than the limits (KIP-74),
+            // so that a big batch can never stall a consumer; the rest must fit.
+            const fits = taken.length === 0 ? budget > 0 || total === 0 : bytes + batch.bytes.length <= Math.min(fetch.partitionMaxBytes, budget);
+            if (!fits) break;
+            taken.push(batch);
+            bytes += batch.bytes.length;
+          }
+          fetch.answer.records = taken.length === 0 ? null : Buffer.concat(taken.map((b) => b.bytes));
           budget -= bytes;
           total += bytes;
-        }
+        });
         const failed = fetches.some((f) => f.answer.errorCode !== ErrorCode.NONE);
         const remaining = deadline - Date.now();
         if (total >= request.minBytes || total > 0 && request.minBytes <= 1 || failed || remaining <= 0) break;

@@ -5,7 +5,7 @@ import { partitionLeaseResource, type Lease, type LeaseStore } from '../cluster/
 import { readBatchHeader } from '../protocol/records/record-batch.js';
 import type { OffsetIndex } from './offset-index.js';
 import { PartitionLog } from './partition-log.js';
-import { PartitionReader, type PartitionSource } from './partition-reader.js';
+import { ColdReader, PartitionReader, type PartitionSource } from './partition-reader.js';
 import { PartitionTailer } from './partition-tailer.js';
 import type { StoredBatch } from './stored-batch.js';
 import { StreamWriter } from './stream-writer.js';
@@ -85,7 +85,7 @@ export class LogManager {
   /** Every partition whose lease this process holds: the open ones and those still opening (renewed alike). */
   private readonly held = new Map<string, LedPartition>();
   private readonly writers = new Map<string, StreamWriter>();
-  private readonly coldReaders = new Map<string, PartitionReader[]>();
+  private readonly coldReaders = new Map<string, ColdReader[]>();
   /** How many partition maps the topic had when each partition was opened. */
   private readonly openedWith = new Map<string, number>();
   private readonly renewTimer: NodeJS.Timeout;
@@ -207,40 +207,24 @@ export class LogManager {
   async readBelowTail(led: LedPartition, offset: bigint, maxBytes: number): Promise<StoredBatch[]> {
     const key = partitionKey(led.topic, led.partition);
     const readers = this.coldReaders.get(key) ?? [];
-    let reader = readers.find((r) => r.nextOffset === offset);
+    let reader = readers.find((r) => r.covers(offset));
     if (reader !== undefined) {
       readers.splice(readers.indexOf(reader), 1);
     } else {
       const anchor = await this.index.floor(led.topic.topicId, led.partition, offset);
       if (anchor === undefined) return [];
-      reader = new PartitionReader(
-        this.kinesis,
-        this.source(led.topic, led.partition),
-        { shardId: anchor.shardId, sequenceNumber: anchor.sequenceNumber, skip: anchor.subIndex, offset: anchor.offset },
-        () => led.lease.epoch,
+      reader = new ColdReader(
+        new PartitionReader(
+          this.kinesis,
+          this.source(led.topic, led.partition),
+          { shardId: anchor.shardId, sequenceNumber: anchor.sequenceNumber, skip: anchor.subIndex, offset: anchor.offset },
+          () => led.lease.epoch,
+        ),
       );
     }
-    const out: StoredBatch[] = [];
-    let bytes = 0;
-    const tailStart = led.log.tailStartOffset;
-    let full = false;
-    while (!full && bytes < maxBytes && reader.nextOffset < tailStart) {
-      const step = await reader.step();
-      for (const batch of step.batches) {
-        if (batch.lastOffset < offset) continue;
-        // Stop at the first batch that does not fit: a later, smaller one would leave a gap
-        // the consumer skips over.
-        if (out.length > 0 && bytes + batch.bytes.length > maxBytes) {
-          full = true;
-          break;
-        }
-        out.push(batch);
-        bytes += batch.bytes.length;
-      }
-      if (step.caughtUp) break;
-    }
+    const out = await reader.read(offset, maxBytes, led.log.tailStartOffset);
     const last = out[out.length - 1];
-    if (last !== undefined && reader.nextOffset === last.lastOffset + 1n) {
+    if (last !== undefined && reader.covers(last.lastOffset + 1n)) {
       readers.push(reader);
       if (readers.length > COLD_READERS_PER_PARTITION) readers.shift();
       this.coldReaders.set(key, readers);

@@ -194,3 +194,48 @@ export class PartitionReader {
     return response.ShardIterator;
   }
 }
+
+/**
+ * A PartitionReader for fetches below the tail. One GetRecords call returns up to 10,000 Kinesis
+ * records, usually more than one fetch may return: what a fetch leaves is kept for the next
+ * fetch of the same consumer (which continues where this one ended) instead of being read again.
+ */
+export class ColdReader {
+  private buffered: StoredBatch[] = [];
+
+  constructor(private readonly reader: PartitionReader) {}
+
+  /** Whether a fetch at `offset` continues here: within what is buffered, or right after it. */
+  covers(offset: bigint): boolean {
+    const first = this.buffered[0];
+    if (first === undefined) return offset === this.reader.nextOffset;
+    return offset >= first.baseOffset && offset < this.reader.nextOffset;
+  }
+
+  /**
+   * Whole batches from `offset` up to `maxBytes` (at least one batch when there is one), below
+   * `endOffset` (where the tail begins). Stops at the first batch that does not fit: a later,
+   * smaller one would leave a gap the consumer skips over.
+   */
+  async read(offset: bigint, maxBytes: number, endOffset: bigint): Promise<StoredBatch[]> {
+    const out: StoredBatch[] = [];
+    let bytes = 0;
+    for (;;) {
+      while (this.buffered.length > 0) {
+        const batch = this.buffered[0] as StoredBatch;
+        if (batch.lastOffset < offset || batch.baseOffset >= endOffset) {
+          this.buffered.shift();
+          continue;
+        }
+        if (out.length > 0 && bytes + batch.bytes.length > maxBytes) return out;
+        out.push(batch);
+        bytes += batch.bytes.length;
+        this.buffered.shift();
+      }
+      if (bytes >= maxBytes || this.reader.nextOffset >= endOffset) return out;
+      const step = await this.reader.step();
+      this.buffered = step.batches;
+      if (step.caughtUp && this.buffered.length === 0) return out;
+    }
+  }
+}

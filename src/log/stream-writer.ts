@@ -147,18 +147,27 @@ export class StreamWriter {
     return this.queues.has(partition) || this.busyPartitions.has(partition);
   }
 
-  /** Picks ready records: for each idle partition, its queue's filled jobs in order. */
+  /**
+   * Picks ready records: for each idle partition, its queue's filled jobs in order. The ready
+   * partitions are spread over the free call slots (a partition has one call in flight at most,
+   * so one call carrying every partition would leave the other slots idle).
+   */
   private collectCall(): { job: Job; index: number }[] {
     const picked: { job: Job; index: number }[] = [];
     let bytes = 0;
-    for (const [partition, queue] of this.queues) {
-      if (this.busyPartitions.has(partition)) continue;
+    const ready = [...this.queues].filter(([partition, queue]) => !this.busyPartitions.has(partition) && queue[0]?.entries !== undefined);
+    const freeSlots = this.options.maxConcurrentCalls - this.inFlightCalls;
+    const partitionsPerCall = Math.max(1, Math.ceil(ready.length / Math.max(1, freeSlots)));
+    let partitions = 0;
+    for (const [partition, queue] of ready) {
+      if (partitions === partitionsPerCall) break;
       if (this.options.mayWrite?.(partition) === false) {
         for (const job of queue.filter((j) => j.entries !== undefined)) {
           this.failJobs([{ job }], new WriteError('not-leader', `this gateway no longer leads partition ${partition}`, job.attempted));
         }
         continue;
       }
+      partitions++;
       for (const job of queue) {
         if (job.entries === undefined) break; // keeps order: later jobs wait for this one
         for (let index = job.sent; index < job.entries.length; index++) {

@@ -1,0 +1,105 @@
+/**
+ * StreamWriter against kinesalite: each partition's records land in the order their places were
+ * reserved, whatever order the places are filled in, with at most one call in flight per
+ * partition; ready partitions are spread over the free call slots.
+ */
+import assert from 'node:assert/strict';
+import type { Server } from 'node:http';
+import { after, before, test } from 'node:test';
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  ListShardsCommand,
+  type KinesisClient,
+  type PutRecordsCommandInput,
+} from '@aws-sdk/client-kinesis';
+import kinesalite from 'kinesalite';
+import { pino } from 'pino';
+import { createKinesisClient } from '../../src/kinesis/client.js';
+import type { KinesisPutEntry } from '../../src/kinesis/record-formats.js';
+import { StreamWriter, type Reservation } from '../../src/log/stream-writer.js';
+
+const STREAM = 'writer-order';
+const PARTITIONS = 4;
+const JOBS_PER_PARTITION = 12;
+const ENTRIES_PER_JOB = 3;
+
+let server: Server;
+let client: KinesisClient;
+/** Per PutRecords call, the partitions its records belong to. */
+const calls: number[][] = [];
+
+before(async () => {
+  server = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  assert.ok(address !== null && typeof address === 'object');
+  client = createKinesisClient({
+    endpoint: `http://127.0.0.1:${address.port}`,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const input = args.input as Partial<PutRecordsCommandInput>;
+      if (input.Records !== undefined) calls.push([...new Set(input.Records.map((r) => Number(r.PartitionKey)))]);
+      return next(args);
+    },
+    { step: 'initialize', name: 'recordPutRecordsCalls' },
+  );
+  await client.send(new CreateStreamCommand({ StreamName: STREAM, ShardCount: 1 }));
+  for (let i = 0; i < 100; i++) {
+    const summary = await client.send(new DescribeStreamSummaryCommand({ StreamName: STREAM }));
+    if (summary.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+});
+
+after(async () => {
+  client.destroy();
+  await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+});
+
+function entries(partition: number, job: number): KinesisPutEntry[] {
+  return Array.from({ length: ENTRIES_PER_JOB }, (_, k) => ({
+    partitionKey: String(partition),
+    explicitHashKey: '0',
+    data: Buffer.from(`${partition}/${job}/${k}`),
+  }));
+}
+
+test('records land in reservation order per partition, filled in any order; partitions spread over calls', { timeout: 60_000 }, async () => {
+  const writer = new StreamWriter(client, STREAM, { maxConcurrentCalls: PARTITIONS, retryTimeoutMs: 10_000 }, pino({ level: 'silent' }));
+  const places: { partition: number; job: number; reservation: Reservation }[] = [];
+  for (let job = 0; job < JOBS_PER_PARTITION; job++) {
+    for (let partition = 0; partition < PARTITIONS; partition++) places.push({ partition, job, reservation: writer.reserve(partition) });
+  }
+  // The first place of every partition filled first (so that the first calls can go out at
+  // once, one partition each), then the rest from the last reserved to the first.
+  const firstPlaces = places.filter((p) => p.job === 0);
+  for (const place of firstPlaces) place.reservation.fill(entries(place.partition, place.job));
+  for (const place of places.filter((p) => p.job > 0).reverse()) place.reservation.fill(entries(place.partition, place.job));
+  const results = await Promise.all(places.map((p) => p.reservation.done));
+  writer.close();
+
+  for (let partition = 0; partition < PARTITIONS; partition++) {
+    const sequences = places.flatMap((p, i) => (p.partition === partition ? (results[i] ?? []).map((r) => BigInt(r.sequenceNumber)) : []));
+    assert.equal(sequences.length, JOBS_PER_PARTITION * ENTRIES_PER_JOB);
+    assert.ok(sequences.every((s, i) => i === 0 || s > (sequences[i - 1] as bigint)), `partition ${partition}: sequence numbers rise in reservation order`);
+  }
+
+  const [shard] = (await client.send(new ListShardsCommand({ StreamName: STREAM }))).Shards ?? [];
+  const iterator = await client.send(new GetShardIteratorCommand({ StreamName: STREAM, ShardId: shard?.ShardId, ShardIteratorType: 'TRIM_HORIZON' }));
+  const read = await client.send(new GetRecordsCommand({ ShardIterator: iterator.ShardIterator }));
+  const landed = (read.Records ?? []).map((r) => Buffer.from(r.Data ?? new Uint8Array()).toString());
+  for (let partition = 0; partition < PARTITIONS; partition++) {
+    const expected = Array.from({ length: JOBS_PER_PARTITION * ENTRIES_PER_JOB }, (_, i) => `${partition}/${Math.floor(i / ENTRIES_PER_JOB)}/${i % ENTRIES_PER_JOB}`);
+    assert.deepEqual(landed.filter((d) => d.startsWith(`${partition}/`)), expected, `partition ${partition} in the shard`);
+  }
+
+  // The first four calls went out together, one ready partition each.
+  assert.deepEqual(calls.slice(0, PARTITIONS).map((c) => c.length), Array(PARTITIONS).fill(1), `calls: ${JSON.stringify(calls)}`);
+  assert.deepEqual(new Set(calls.slice(0, PARTITIONS).flat()), new Set([0, 1, 2, 3]));
+});
