@@ -206,7 +206,10 @@ export class KafkajsIdempotentProducer implements ProducerOutcome {
           const at = position.get(m.partition) ?? 0n;
           position.set(m.partition, at + 1n);
           const b = base.get(m.partition);
-          if (b === undefined || b < 0n) throw new Error(`kafkajs reported no offset for partition ${m.partition}`);
+          // kafkajs leaves a partition out of send()'s result (and does not send it) when,
+          // on a retry, its new leader is a broker that had already answered for others.
+          if (b === undefined) throw new Error(`kafkajs's send() result has no entry for partition ${m.partition}`);
+          if (b < 0n) throw new Error(`kafkajs reported no offset for partition ${m.partition}`);
           this.acked.set(indexes[j] as number, { partition: m.partition, offset: b + at });
         });
         return producer;
@@ -257,6 +260,8 @@ export interface LibrdkafkaProducerOptions {
   readonly topic: string;
   readonly count: number;
   readonly keys?: number;
+  /** Records handed to librdkafka per second, at most (default: as fast as it takes them). */
+  readonly ratePerSecond?: number;
   /** Producing stops once this file exists (then the producer flushes). */
   readonly stopFile?: string;
   /** More librdkafka properties. */
@@ -312,6 +317,7 @@ export class LibrdkafkaIdempotentProducer implements ProducerOutcome {
       count: options.count,
       keys: options.keys ?? 24,
       stop_file: options.stopFile ?? null,
+      rate: options.ratePerSecond ?? null,
       flush_timeout_s: options.flushTimeoutS ?? 150,
       new_producer_on_fatal: options.newProducerOnFatal === true,
       config: {

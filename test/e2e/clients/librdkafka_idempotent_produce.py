@@ -3,8 +3,8 @@ librdkafka takes them, for the idempotence end-to-end tests, and streams what ha
 lines on standard output, so that the test can follow progress while it injects faults.
 
 argv[1] is a JSON spec: bootstrap, topic, name (the producer's name, in every key and value),
-count (records to produce), keys (distinct keys, round robin), value_bytes, stop_file (stop
-producing once it exists), flush_timeout_s, config (more librdkafka properties; they win), and
+count (records to produce), keys (distinct keys, round robin), value_bytes, rate (records per
+second at most; absent: as fast as librdkafka takes them), stop_file (stop producing once it exists), flush_timeout_s, config (more librdkafka properties; they win), and
 new_producer_on_fatal: after a fatal error (librdkafka's idempotent producer cannot go on by
 its own rules), do what librdkafka asks of the application: let the producer fail what it
 holds, create a new producer (a new producer id), send the failed records again in their
@@ -69,6 +69,7 @@ name = spec["name"]
 keys = spec.get("keys", 20)
 value_bytes = spec.get("value_bytes", 64)
 stop_file = spec.get("stop_file")
+rate = spec.get("rate")
 new_producer_on_fatal = spec.get("new_producer_on_fatal", False)
 producer = Producer(config)
 producers = 1
@@ -140,8 +141,12 @@ def recover():
 produced = 0
 last_stop_check = 0.0
 index = 0
+started = time.time()
 while index < spec["count"]:
     now = time.time()
+    if rate is not None and now < started + index / rate:
+        poll(min(0.05, started + index / rate - now))
+        continue
     if stop_file is not None and now - last_stop_check > 0.05:
         last_stop_check = now
         if os.path.exists(stop_file):
