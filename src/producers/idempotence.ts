@@ -177,6 +177,17 @@ export class IdempotenceGuard {
         }
         if (result.kind === 'rejected') {
           this.options.events?.sequenceError?.(result.errorCode, partitionKey);
+          this.options.log?.info(
+            {
+              partitionKey,
+              producerId: batch.producerId.toString(),
+              producerEpoch: batch.producerEpoch,
+              baseSequence: batch.baseSequence,
+              recordCount: batch.recordCount,
+              reason: result.reason,
+            },
+            `idempotent batch refused: ${result.message}`,
+          );
           return { kind: 'error', errorCode: result.errorCode, message: result.message };
         }
         if (result.kind === 'accepted') {

@@ -23,7 +23,12 @@ import { DEBIAN_PYTHON } from './librdkafka.js';
 
 export interface Ack {
   readonly partition: number;
-  readonly offset: bigint;
+  /**
+   * Undefined when the client knows the record is written but not where: librdkafka, after a
+   * request timed out, takes the success of a later batch of the partition as proof that the
+   * earlier one was written too, and reports it delivered without an offset.
+   */
+  readonly offset: bigint | undefined;
 }
 
 /** What a producer reports to the check. */
@@ -299,7 +304,7 @@ export class LibrdkafkaIdempotentProducer implements ProducerOutcome {
   /** error_cb reports, by message (connection errors are expected while a gateway is down). */
   readonly clientErrors = new Tally();
   describeErrors(): string {
-    return this.clientErrors.toString();
+    return `${this.clientErrors.toString()}; delivery failures: ${this.failures.toString()}`;
   }
   readonly fatalErrors: string[] = [];
   produced = 0;
@@ -345,7 +350,7 @@ export class LibrdkafkaIdempotentProducer implements ProducerOutcome {
       ack?: number;
       nack?: number;
       p?: number;
-      o?: number;
+      o?: number | null;
       error?: string;
       fatal?: boolean;
       done?: number;
@@ -354,7 +359,7 @@ export class LibrdkafkaIdempotentProducer implements ProducerOutcome {
       new_producer?: number;
     };
     if (event.ack !== undefined) {
-      this.acked.set(event.ack, { partition: event.p as number, offset: BigInt(event.o as number) });
+      this.acked.set(event.ack, { partition: event.p as number, offset: event.o === null || event.o === undefined ? undefined : BigInt(event.o) });
       this.nacked.delete(event.ack);
     } else if (event.nack !== undefined) {
       this.nacked.set(event.nack, event.error ?? '?');
@@ -478,7 +483,7 @@ export function checkExactlyOnce(
       acknowledged++;
       const r = seen.get(`${p.name}|${index}`);
       if (r === undefined) missing.push(`${p.name}|${index} (acknowledged at ${ack.partition}/${ack.offset})`);
-      else if (r.partition !== ack.partition || r.offset !== ack.offset) {
+      else if (r.partition !== ack.partition || (ack.offset !== undefined && r.offset !== ack.offset)) {
         misplaced.push(`${p.name}|${index}: acknowledged at ${ack.partition}/${ack.offset}, found at ${r.partition}/${r.offset}`);
       }
     }

@@ -78,6 +78,8 @@ producers = 1
 def reporter(index):
     def on_delivery(err, msg):
         if err is None:
+            # offset None: librdkafka knows the record is written but not where (a later batch
+            # of the partition succeeded while this one's request had timed out).
             emit({"ack": index, "p": msg.partition(), "o": msg.offset()})
         else:
             failed.add(index)
