@@ -99,7 +99,8 @@ export class Gateway {
       onRequest: (api, apiVersion, totalTimeMs) => gatewayMetrics.requestCompleted(api, totalTimeMs, apiVersion),
       onConnection: (event) => (event === 'opened' ? gatewayMetrics.connectionOpened() : gatewayMetrics.connectionClosed()),
     });
-    const { port } = await kafka.listen();
+    // Clients that connect while the node registers wait: an empty ApiVersions is fatal to them.
+    const { port } = await kafka.listen({ holdConnections: true });
     const leaseStore = new DynamoLeaseStore(aws.dynamodb, aws.tables.leases);
     let cluster: MultiNodeCluster;
     try {

@@ -280,13 +280,7 @@ export class GroupCoordinator {
           if (!this.isLocal(stored.groupId)) continue;
           let group = this.groups.get(stored.groupId);
           if (group === undefined) this.groups.set(stored.groupId, (group = new ClassicGroup(stored.groupId, null)));
-          group.setOffset(stored.topic, stored.partition, {
-            offset: stored.offset,
-            leaderEpoch: stored.leaderEpoch,
-            metadata: stored.metadata,
-            commitTimestampMs: stored.commitTimestampMs,
-            expireTimestampMs: stored.expireTimestampMs,
-          });
+          group.setOffset(stored.topic, stored.partition, committedOffset(stored));
         }
         this.state = 'active';
         this.scheduleCleanup();
@@ -401,13 +395,7 @@ export class GroupCoordinator {
     if (offsets.length > 0) {
       const group = new ClassicGroup(groupId, null);
       for (const stored of offsets) {
-        group.setOffset(stored.topic, stored.partition, {
-          offset: stored.offset,
-          leaderEpoch: stored.leaderEpoch,
-          metadata: stored.metadata,
-          commitTimestampMs: stored.commitTimestampMs,
-          expireTimestampMs: stored.expireTimestampMs,
-        });
+        group.setOffset(stored.topic, stored.partition, committedOffset(stored));
       }
       this.groups.set(groupId, group);
     }
@@ -1391,4 +1379,15 @@ export class GroupCoordinator {
     this.unload(group, ErrorCode.COORDINATOR_NOT_AVAILABLE);
     this.groups.delete(group.groupId);
   }
+}
+
+/** A stored offset as the group holds it. */
+function committedOffset(stored: StoredOffset): CommittedOffset {
+  return {
+    offset: stored.offset,
+    leaderEpoch: stored.leaderEpoch,
+    metadata: stored.metadata,
+    commitTimestampMs: stored.commitTimestampMs,
+    expireTimestampMs: stored.expireTimestampMs,
+  };
 }

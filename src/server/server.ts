@@ -18,11 +18,7 @@ export interface KafkaServerOptions {
   readonly onConnection?: (event: 'opened' | 'closed') => void;
 }
 
-/**
- * The TCP listener: accepts connections and hands each one to a Connection. It listens before
- * the gateway is ready (the port is needed to register the node), but connections accepted
- * until serve() wait, unread, instead of being answered by a registry that is still empty.
- */
+/** The TCP listener: accepts connections and hands each one to a Connection. */
 export class KafkaServer {
   private readonly server: Server;
   private readonly connections = new Set<Connection>();
@@ -34,7 +30,12 @@ export class KafkaServer {
     this.server = createServer((socket) => this.accept(socket));
   }
 
-  async listen(): Promise<{ host: string; port: number }> {
+  /**
+   * Opens the listener. With `holdConnections`, connections accepted until serve() wait unread
+   * (the gateway registers its node, which needs the port, before its handlers are ready).
+   */
+  async listen(options: { holdConnections?: boolean } = {}): Promise<{ host: string; port: number }> {
+    this.serving = options.holdConnections !== true;
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.options.port, this.options.host, () => {

@@ -29,7 +29,7 @@ function apiVersionsFrame(correlationId: number): Buffer {
   return Buffer.from(writer.finish());
 }
 
-test('a connection accepted before serve() is answered after it, by the full registry', { timeout: 20_000 }, async () => {
+test('held connections accepted before serve() are answered after it, by the full registry', { timeout: 20_000 }, async () => {
   const registry = new ApiRegistry();
   const server = new KafkaServer({
     host: '127.0.0.1',
@@ -40,7 +40,7 @@ test('a connection accepted before serve() is answered after it, by the full reg
     maxInFlightPerConnection: 10,
     apiVersionsFallback: apiVersionsFallback(registry),
   });
-  const { port } = await server.listen();
+  const { port } = await server.listen({ holdConnections: true });
   const early = await RawClient.connect(port);
   const closedEarly = await RawClient.connect(port);
   try {

@@ -246,7 +246,6 @@ export class ScriptedBroker {
       apiVersionsFallback: apiVersionsFallback(registry),
     });
     const { port: serverPort } = await kafka.listen();
-    kafka.serve();
 
     const started: { broker?: ScriptedBroker } = {};
     const relay = createServer((socket) => started.broker?.relayConnection(socket, serverPort));
