@@ -56,7 +56,15 @@ export function fetchHandler(dataPath: DataPath): ApiHandler<FetchRequest, Fetch
     }
     const read = log.read(fetch.fetchOffset, maxBytes);
     dataPath.metrics?.tailCache(read.kind === 'batches');
-    return read.kind === 'batches' ? read.batches : dataPath.logs.readBelowTail(led, fetch.fetchOffset, maxBytes);
+    if (read.kind === 'batches') return read.batches;
+    const batches = await dataPath.logs.readBelowTail(led, fetch.fetchOffset, maxBytes);
+    if (fetch.fetchOffset < log.logStartOffset) {
+      // Kinesis had expired the records: the log start moved up while reading.
+      answer.logStartOffset = log.logStartOffset;
+      answer.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
+      return [];
+    }
+    return batches;
   }
 
   return {

@@ -5,7 +5,7 @@ import { partitionLeaseResource, type Lease, type LeaseStore } from '../cluster/
 import { readBatchHeader } from '../protocol/records/record-batch.js';
 import type { OffsetIndex } from './offset-index.js';
 import { PartitionLog } from './partition-log.js';
-import { ColdReader, PartitionReader, type PartitionSource } from './partition-reader.js';
+import { ColdReader, ExpiredPositionError, PartitionReader, type PartitionSource } from './partition-reader.js';
 import { PartitionTailer } from './partition-tailer.js';
 import type { StoredBatch } from './stored-batch.js';
 import { StreamWriter } from './stream-writer.js';
@@ -207,24 +207,51 @@ export class LogManager {
   async readBelowTail(led: LedPartition, offset: bigint, maxBytes: number): Promise<StoredBatch[]> {
     const key = partitionKey(led.topic, led.partition);
     const readers = this.coldReaders.get(key) ?? [];
-    let reader = readers.find((r) => r.covers(offset));
-    if (reader !== undefined) {
-      readers.splice(readers.indexOf(reader), 1);
-    } else {
-      const anchor = await this.index.floor(led.topic.topicId, led.partition, offset);
-      if (anchor === undefined) return [];
-      reader = new ColdReader(
-        new PartitionReader(
-          this.kinesis,
-          this.source(led.topic, led.partition),
-          { shardId: anchor.shardId, sequenceNumber: anchor.sequenceNumber, skip: anchor.subIndex, offset: anchor.offset },
-          () => led.lease.epoch,
-        ),
-      );
+    const cached = readers.find((r) => r.covers(offset));
+    if (cached !== undefined) {
+      readers.splice(readers.indexOf(cached), 1);
+      return this.keepColdReader(key, cached, await cached.read(offset, maxBytes, led.log.tailStartOffset));
     }
-    const out = await reader.read(offset, maxBytes, led.log.tailStartOffset);
+    const anchor = await this.index.floor(led.topic.topicId, led.partition, offset);
+    if (anchor === undefined) return [];
+    const reader = new ColdReader(
+      new PartitionReader(
+        this.kinesis,
+        this.source(led.topic, led.partition),
+        { shardId: anchor.shardId, sequenceNumber: anchor.sequenceNumber, skip: anchor.subIndex, offset: anchor.offset, mustExist: true },
+        () => led.lease.epoch,
+      ),
+    );
+    try {
+      return this.keepColdReader(key, reader, await reader.read(offset, maxBytes, led.log.tailStartOffset));
+    } catch (err) {
+      if (!(err instanceof ExpiredPositionError)) throw err;
+      await this.moveLogStartPast(led, anchor.offset, err);
+      return [];
+    }
+  }
+
+  /**
+   * Records Kinesis has expired (the anchor's record is gone): the log now starts at the next
+   * anchor, or at the tail. Like Kafka deleting a whole segment, the records between the two
+   * anchors that Kinesis still holds are given up with it.
+   */
+  private async moveLogStartPast(led: LedPartition, anchorOffset: bigint, cause: ExpiredPositionError): Promise<void> {
+    const next = await this.index.after(led.topic.topicId, led.partition, anchorOffset);
+    const start = next === undefined || next.offset > led.log.tailStartOffset ? led.log.tailStartOffset : next.offset;
+    if (start <= led.log.logStartOffset) return;
+    this.logger.warn(
+      { topic: led.topic.name, partition: led.partition, logStartOffset: start.toString(), reason: cause.message },
+      'records expired from Kinesis: the log start offset moves up',
+    );
+    led.log.logStartOffset = start;
+  }
+
+  /** Keeps a cold reader for the fetch that continues where this one ended. */
+  private keepColdReader(key: string, reader: ColdReader, out: StoredBatch[]): StoredBatch[] {
+    const readers = this.coldReaders.get(key) ?? [];
     const last = out[out.length - 1];
-    if (last !== undefined && reader.covers(last.lastOffset + 1n)) {
+    if (last !== undefined && reader.covers(last.lastOffset + 1n) && !readers.includes(reader)) {
       readers.push(reader);
       if (readers.length > COLD_READERS_PER_PARTITION) readers.shift();
       this.coldReaders.set(key, readers);

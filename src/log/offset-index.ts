@@ -45,6 +45,8 @@ export interface OffsetIndex {
   last(topicId: string, partition: number): Promise<IndexAnchor | undefined>;
   /** The anchor with the smallest offset. */
   first(topicId: string, partition: number): Promise<IndexAnchor | undefined>;
+  /** The anchor with the smallest offset greater than `offset`. */
+  after(topicId: string, partition: number, offset: bigint): Promise<IndexAnchor | undefined>;
   /**
    * Where to start reading forward to find the first record with timestamp >= timestampMs.
    *
@@ -149,6 +151,11 @@ export class DynamoOffsetIndex implements OffsetIndex {
     return (await this.query(logKey(topicId, partition), undefined, true, 1))[0];
   }
 
+  async after(topicId: string, partition: number, offset: bigint): Promise<IndexAnchor | undefined> {
+    if (offset >= MAX_OFFSET) return undefined;
+    return (await this.query(logKey(topicId, partition), { op: '>', offset: offset < 0n ? -1n : offset }, true, 1))[0];
+  }
+
   async firstAtOrAfterTimestamp(topicId: string, partition: number, timestampMs: number): Promise<IndexAnchor | undefined> {
     const log = logKey(topicId, partition);
     // 1. The time index (eventually consistent, a GSI) names a candidate F: the smallest
@@ -223,7 +230,7 @@ export class DynamoOffsetIndex implements OffsetIndex {
 
   private async query(
     log: string,
-    bound: { op: '<=' | '<'; offset: bigint } | undefined,
+    bound: { op: '<=' | '<' | '>'; offset: bigint } | undefined,
     ascending: boolean,
     limit: number,
   ): Promise<IndexAnchor[]> {

@@ -9,6 +9,15 @@ import { fromKinesisRecord, type DecodedEntry } from '../kinesis/record-formats.
 import { readOrderAcrossPartitionMaps, type ShardInfo } from '../kinesis/lineage.js';
 import { buildStoredBatches, type StoredBatch } from './stored-batch.js';
 
+/**
+ * The record a reader was to start at is gone from Kinesis: its shard is no longer listed, or
+ * reading at its sequence number returned later records (both happen once records are older
+ * than the stream's retention period).
+ */
+export class ExpiredPositionError extends Error {
+  override name = 'ExpiredPositionError';
+}
+
 /** Where a reader begins: a Kinesis record (and sub-record) whose offset is known. */
 export interface ReadStart {
   readonly shardId: string;
@@ -18,6 +27,12 @@ export interface ReadStart {
   readonly skip: number;
   /** The offset of the first record read. */
   readonly offset: bigint;
+  /**
+   * Fail with ExpiredPositionError when the start record is gone, instead of counting offsets
+   * from whatever Kinesis returns first (for reads below the tail; the tailer starts at the
+   * newest anchor, whose record is expected to be there).
+   */
+  readonly mustExist?: boolean;
 }
 
 /** The stream a partition's records live in, as the reader needs it. */
@@ -61,6 +76,8 @@ export class PartitionReader {
   private lastSequence: string | undefined;
   private skip: number;
   private started = false;
+  /** The first record read must be the start record (ReadStart.mustExist). */
+  private checkStart: boolean;
   nextOffset: bigint;
 
   constructor(
@@ -71,6 +88,7 @@ export class PartitionReader {
   ) {
     this.nextOffset = start.offset;
     this.skip = start.skip;
+    this.checkStart = start.mustExist === true && start.sequenceNumber !== undefined;
   }
 
   get shardId(): string | undefined {
@@ -92,6 +110,13 @@ export class PartitionReader {
         return { batches: [], sequenceNumbers: [], caughtUp: false };
       }
       throw err;
+    }
+    const first = response.Records?.[0];
+    if (this.checkStart && first !== undefined) {
+      this.checkStart = false;
+      if (first.SequenceNumber !== this.start.sequenceNumber) {
+        throw new ExpiredPositionError(`record ${this.start.sequenceNumber} of shard ${this.shard.shardId} is no longer in Kinesis`);
+      }
     }
     const batches: StoredBatch[] = [];
     const sequenceNumbers: string[] = [];
@@ -147,7 +172,8 @@ export class PartitionReader {
     const shards = await this.source.listShards();
     this.shard = shards.find((s) => s.shardId === this.start.shardId);
     if (this.shard === undefined) {
-      throw new Error(`shard ${this.start.shardId} of stream ${this.source.streamName} no longer exists`);
+      const message = `shard ${this.start.shardId} of stream ${this.source.streamName} no longer exists`;
+      throw this.start.mustExist === true ? new ExpiredPositionError(message) : new Error(message);
     }
     this.iterator = await this.getIterator(
       this.shard.shardId,

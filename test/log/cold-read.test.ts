@@ -3,13 +3,21 @@
  * its last anchor): a consumer reading from offset 0 with a small fetch size gets every record
  * once, in order, offsets dense, and the gateway reads each Kinesis record about once for it,
  * keeping what one GetRecords returned beyond a fetch's max bytes for the next fetch.
+ *
+ * Then records "expire": kinesalite cannot age records (and refuses made-up sequence numbers),
+ * so the first index anchor is made to name a shard that is gone, as shards are once their
+ * records expired. A fetch there answers OFFSET_OUT_OF_RANGE with the log start moved up to
+ * the next anchor, and reading from the new log start works.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { Kafka, logLevel } from 'kafkajs';
 import { ApiKey, fetchRequest, fetchResponse, requestHeader, requestHeaderVersion } from '../../src/protocol/messages/index.js';
 import { Reader, Writer } from '../../src/protocol/primitives.js';
+import { ErrorCode } from '../../src/protocol/errors.js';
 import { decodeBatch, splitBatches } from '../../src/protocol/records/record-batch.js';
+import { DynamoOffsetIndex } from '../../src/log/offset-index.js';
 import { startTestAws, type TestAws } from '../support/aws.js';
 import { createTopics, startGateway, testAwsFlags, type RunningGateway } from '../support/gateway.js';
 import { RawClient } from '../support/raw-client.js';
@@ -133,4 +141,44 @@ test('a consumer reads a partition from offset 0 below the tail: every record on
   // least one call per fetch; the tailer's polls count too, one every 2 s.)
   assert.ok(fetches >= 50, `the topic took many fetches (${fetches})`);
   assert.ok(calls < fetches / 4, `GetRecords calls ${calls} for ${fetches} fetches`);
+});
+
+/** One fetch of partition 0 at `offset`: its error code, log start offset and first record offset. */
+async function fetchOnce(offset: bigint): Promise<{ errorCode: number; logStartOffset: bigint; firstOffset: bigint | undefined }> {
+  const client = await RawClient.connect(gateway.port);
+  try {
+    client.sendFrame(fetchFrame(offset, 1));
+    const reader = new Reader(await client.nextFrame(10_000));
+    reader.int32();
+    const partition = fetchResponse.decode(reader, FETCH_VERSION).responses[0]?.partitions[0];
+    assert.ok(partition !== undefined);
+    const [first] = splitBatches(partition.records ?? Buffer.alloc(0)).batches;
+    const firstOffset = first === undefined ? undefined : (await decodeBatch(first)).header.baseOffset;
+    return { errorCode: partition.errorCode, logStartOffset: partition.logStartOffset, firstOffset };
+  } finally {
+    client.close();
+  }
+}
+
+test('records Kinesis no longer has: OFFSET_OUT_OF_RANGE, and the log start moves to the next anchor', { timeout: 60_000 }, async () => {
+  const scanned = await aws.dynamo.send(new ScanCommand({ TableName: aws.tables.offsetIndex }));
+  const logKeys = [...new Set((scanned.Items ?? []).map((item) => item.log?.S as string))];
+  assert.equal(logKeys.length, 1, 'one partition is indexed');
+  const [topicId, partitionText] = (logKeys[0] as string).split('#') as [string, string];
+  const index = new DynamoOffsetIndex(aws.dynamo, aws.tables.offsetIndex);
+  const first = await index.first(topicId, Number(partitionText));
+  assert.equal(first?.offset, 0n);
+  const second = await index.after(topicId, Number(partitionText), 0n);
+  assert.ok(second !== undefined, 'anchors every 16 KiB');
+
+  // The anchor at 0 now names a shard that is gone.
+  await index.put(topicId, Number(partitionText), { ...(first as NonNullable<typeof first>), shardId: 'shardId-000000000099' });
+  const gone = await fetchOnce(0n);
+  assert.equal(gone.errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
+  assert.equal(gone.logStartOffset, second.offset, 'the log starts at the next anchor');
+  assert.equal((await fetchOnce(0n)).errorCode, ErrorCode.OFFSET_OUT_OF_RANGE, 'below the log start stays out of range');
+
+  const readable = await fetchOnce(second.offset);
+  assert.equal(readable.errorCode, ErrorCode.NONE);
+  assert.ok(readable.firstOffset !== undefined && readable.firstOffset <= second.offset, 'records from the new log start are served');
 });
