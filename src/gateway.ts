@@ -19,8 +19,10 @@ import {
   DynamoNodeRegistry,
   NodeIdConflictError,
   ordinalFromHostname,
+  readStoredIncarnation,
   readStoredNodeId,
   registerNode,
+  storeIncarnation,
   storeNodeId,
   type NodeRecord,
   type RegistrationTiming,
@@ -304,14 +306,18 @@ async function joinCluster(
   const fromPod = env.KUBERNETES_SERVICE_HOST !== undefined ? ordinalFromHostname(env.HOSTNAME ?? hostname()) : undefined;
   const configured = config.nodeId ?? fromPod;
   let self: NodeRecord;
+  const ownPredecessor = (nodeId: number): RegistrationTiming => {
+    const predecessorIncarnation = readStoredIncarnation(config.dataDir, nodeId);
+    return predecessorIncarnation === undefined ? timing : { ...timing, predecessorIncarnation };
+  };
   if (configured !== undefined) {
-    self = await registerNode(registry, { ...identity, nodeId: configured }, timing);
+    self = await registerNode(registry, { ...identity, nodeId: configured }, ownPredecessor(configured));
   } else {
     const stored = readStoredNodeId(config.dataDir);
     let registered: NodeRecord | undefined;
     if (stored !== undefined) {
       try {
-        registered = await registerNode(registry, { ...identity, nodeId: stored }, timing);
+        registered = await registerNode(registry, { ...identity, nodeId: stored }, ownPredecessor(stored));
       } catch (err) {
         if (!(err instanceof NodeIdConflictError)) throw err;
         log.warn({ nodeId: stored }, 'the node id this data folder had is used by another live gateway; taking a free one');
@@ -320,6 +326,7 @@ async function joinCluster(
     self = registered ?? (await allocateNodeId(registry, identity, timing));
     if (self.nodeId !== stored) storeNodeId(config.dataDir, self.nodeId);
   }
+  storeIncarnation(config.dataDir, self.nodeId, self.incarnation);
   const cluster = new MultiNodeCluster({
     clusterId,
     registry,

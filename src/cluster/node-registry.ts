@@ -218,6 +218,13 @@ export interface RegistrationTiming {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Told once when the node id is held by a registration that may be a crashed predecessor. */
   readonly onWaiting?: (other: NodeRecord) => void;
+  /**
+   * The incarnation this process's data folder last registered under this node id: a
+   * registration still holding it is this folder's own predecessor, which is not running (a data
+   * folder belongs to one process at a time), so it is taken over at once, without waiting for
+   * it to age out.
+   */
+  readonly predecessorIncarnation?: number;
 }
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -250,6 +257,7 @@ export async function registerNode(
     // Past its age-out by our clock, or not heard from for longer than the timeout plus one
     // interval since we started watching (allowing for clock differences): dead.
     const stale =
+      existing.incarnation === timing.predecessorIncarnation ||
       !isNodeLive(existing, now(), timing.nodeTimeoutMs) ||
       (watched !== undefined &&
         watched.record.incarnation === existing.incarnation &&
@@ -302,6 +310,27 @@ export function ordinalFromHostname(hostname: string): number | undefined {
 }
 
 const NODE_ID_FILE = 'node-id';
+const INCARNATION_FILE = 'node-incarnation';
+
+/** The incarnation this data folder last registered under `nodeId`, if it did. */
+export function readStoredIncarnation(dataDir: string, nodeId: number): number | undefined {
+  try {
+    const [storedId, incarnation] = readFileSync(join(dataDir, INCARNATION_FILE), 'utf8').trim().split(' ');
+    return storedId === String(nodeId) && incarnation !== undefined && /^\d+$/.test(incarnation) ? Number(incarnation) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Remembers the registration, so that a restart after a crash takes it over at once; best effort. */
+export function storeIncarnation(dataDir: string, nodeId: number, incarnation: number): void {
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(join(dataDir, INCARNATION_FILE), `${nodeId} ${incarnation}\n`);
+  } catch {
+    // A read-only folder only means waiting for the predecessor to age out next time.
+  }
+}
 
 /** The node id this data folder was allocated before, if any (as Kafka keeps broker.id in meta.properties). */
 export function readStoredNodeId(dataDir: string): number | undefined {

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
@@ -10,7 +13,9 @@ import {
   isNodeLive,
   NodeIdConflictError,
   ordinalFromHostname,
+  readStoredIncarnation,
   registerNode,
+  storeIncarnation,
   type NodeRecord,
 } from '../../src/cluster/node-registry.js';
 import { partitionPlacementKey, rendezvousOwner } from '../../src/cluster/rendezvous.js';
@@ -114,6 +119,31 @@ describe('DynamoNodeRegistry', () => {
     const third = await registerNode(registry, { ...identity(33), nodeId: 2 }, timing);
     assert.equal(third.incarnation, 33);
     assert.ok(Date.now() - quick < TIMEOUT);
+  });
+
+  test('a restart with the data folder of a crashed node takes its registration at once', async () => {
+    const registry = await freshRegistry();
+    const dataDir = mkdtempSync(join(tmpdir(), 'kkg-incarnation-'));
+    try {
+      const crashed = await registerNode(registry, { ...identity(61), nodeId: 3 }, timing);
+      storeIncarnation(dataDir, 3, crashed.incarnation);
+      assert.equal(readStoredIncarnation(dataDir, 4), undefined, 'remembered for its node id only');
+      const predecessorIncarnation = readStoredIncarnation(dataDir, 3);
+      assert.equal(predecessorIncarnation, 61);
+      let waited = false;
+      const started = Date.now();
+      const restarted = await registerNode(
+        registry,
+        { ...identity(62), nodeId: 3 },
+        { ...timing, predecessorIncarnation, onWaiting: () => (waited = true) },
+      );
+      assert.equal(restarted.incarnation, 62);
+      assert.equal(waited, false);
+      assert.ok(Date.now() - started < TIMEOUT / 2, 'no wait for the old registration to age out');
+      assert.equal(await registry.heartbeat(3, crashed.incarnation, Date.now()), 'lost');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   test('allocation takes the lowest free id; concurrent starters get different ids; dead ids are reused', async () => {
