@@ -24,7 +24,7 @@
  */
 import { spawn, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -85,7 +85,39 @@ async function timed(work: () => Promise<{ records: number; bytes: number }>): P
 interface Services {
   readonly kinesis: string;
   readonly dynamodb: string;
+  /** The stand-ins' process. */
+  readonly pid: number;
   close(): Promise<void>;
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc; undefined elsewhere. */
+function cpuSecondsOf(pid: number): number | undefined {
+  try {
+    // Fields after the command name: state is field 3, utime 14 and stime 15 (clock ticks of 1/100 s).
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? ticks / 100 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs `work` and adds rows with the CPU seconds each named process used meanwhile: on this
+ * machine's two cores, who does the work explains the ratios (the gateway reads back from
+ * Kinesis what it wrote, so kinesalite serves every record twice).
+ */
+async function withCpuRows<T>(label: string, pids: Readonly<Record<string, number>>, out: BenchRow[], work: () => Promise<T>): Promise<T> {
+  const before = Object.entries(pids).map(([name, pid]) => [name, pid, cpuSecondsOf(pid)] as const);
+  const ownBefore = process.cpuUsage();
+  const result = await work();
+  const own = process.cpuUsage(ownBefore);
+  for (const [name, pid, start] of before) {
+    const end = cpuSecondsOf(pid);
+    if (start !== undefined && end !== undefined) out.push({ benchmark: label, value: (end - start).toFixed(1), unit: `CPU s, ${name}` });
+  }
+  out.push({ benchmark: label, value: ((own.user + own.system) / 1e6).toFixed(1), unit: 'CPU s, this process (AWS SDK or kafkajs client)' });
+  return result;
 }
 
 async function startServices(): Promise<Services> {
@@ -101,6 +133,7 @@ async function startServices(): Promise<Services> {
   const endpoints = JSON.parse(first) as { kinesis: string; dynamodb: string };
   return {
     ...endpoints,
+    pid: child.pid as number,
     close: async () => {
       child.stdin.end();
       if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
@@ -313,6 +346,8 @@ function ratio(label: string, gateway: Measured, direct: Measured): BenchRow {
 
 interface GatewayRun {
   readonly gateway: GatewayProcess;
+  /** The gateway's and the stand-ins' processes, by name. */
+  cpuPids(): Record<string, number>;
   restart(): Promise<GatewayProcess>;
   close(): Promise<void>;
 }
@@ -340,6 +375,7 @@ async function gatewayOnFreshServices(): Promise<GatewayRun> {
     get gateway() {
       return gateway;
     },
+    cpuPids: () => ({ 'kinesalite+dynalite': services.pid, gateway: gateway.pid }),
     async restart() {
       await gateway.stop();
       gateway = await start();
@@ -361,6 +397,8 @@ export async function benchDataPath(count: number): Promise<BenchRow[]> {
   const values = Array.from({ length: count }, value);
   const label = `${count.toLocaleString('en-US')} x 1 KiB`;
   const out: BenchRow[] = [];
+  /** Where the CPU went while producing, per path. */
+  const directCpu: BenchRow[] = [];
   const python = await pythonAvailable();
   const consumeSpec = (bootstrap: string, topic: string): Record<string, unknown> => ({
     mode: 'consume',
@@ -378,21 +416,26 @@ export async function benchDataPath(count: number): Promise<BenchRow[]> {
   let directGet: Measured;
   try {
     await createStream(kinesis, 'bench-direct');
-    directPut = await timed(() => directProduce(kinesis, 'bench-direct', values));
+    directPut = await withCpuRows(`produce ${label}: direct`, { 'kinesalite+dynalite': services.pid }, directCpu, () =>
+      timed(() => directProduce(kinesis, 'bench-direct', values)),
+    );
     directGet = await timed(() => directConsume(kinesis, 'bench-direct'));
   } finally {
     kinesis.destroy();
     await services.close();
   }
-  out.push(...rows(`produce ${label}: direct PutRecords (KPL aggregates)`, directPut, count));
+  out.push(...rows(`produce ${label}: direct PutRecords (KPL aggregates)`, directPut, count), ...directCpu);
 
   // kafkajs produce; then the consumers on what it wrote.
   const consumed: BenchRow[] = [];
   let run = await gatewayOnFreshServices();
   try {
     await createTopics(run.gateway.bootstrap, ['bench']);
-    const viaKafkajs = await kafkajsProduce(run.gateway.bootstrap, 'bench', values);
-    out.push(...rows(`produce ${label}: gateway, kafkajs`, viaKafkajs, count));
+    const kafkajsCpu: BenchRow[] = [];
+    const viaKafkajs = await withCpuRows(`produce ${label}: gateway, kafkajs`, run.cpuPids(), kafkajsCpu, () =>
+      kafkajsProduce(run.gateway.bootstrap, 'bench', values),
+    );
+    out.push(...rows(`produce ${label}: gateway, kafkajs`, viaKafkajs, count), ...kafkajsCpu);
     out.push(ratio(`produce ${label}: kafkajs`, viaKafkajs, directPut));
     if (python) {
       const warm = await librdkafka(consumeSpec(run.gateway.bootstrap, 'bench'));
@@ -419,8 +462,12 @@ export async function benchDataPath(count: number): Promise<BenchRow[]> {
     run = await gatewayOnFreshServices();
     try {
       await createTopics(run.gateway.bootstrap, ['bench']);
-      const viaLibrdkafka = await librdkafka({ mode: 'produce', bootstrap: run.gateway.bootstrap, topic: 'bench', partitions: PARTITIONS, records: count, record_bytes: RECORD_BYTES });
-      out.push(...rows(`produce ${label}: gateway, librdkafka`, viaLibrdkafka, count));
+      const librdkafkaCpu: BenchRow[] = [];
+      const gatewayRun = run;
+      const viaLibrdkafka = await withCpuRows(`produce ${label}: gateway, librdkafka`, gatewayRun.cpuPids(), librdkafkaCpu, () =>
+        librdkafka({ mode: 'produce', bootstrap: gatewayRun.gateway.bootstrap, topic: 'bench', partitions: PARTITIONS, records: count, record_bytes: RECORD_BYTES }),
+      );
+      out.push(...rows(`produce ${label}: gateway, librdkafka`, viaLibrdkafka, count), ...librdkafkaCpu);
       out.push(ratio(`produce ${label}: librdkafka`, viaLibrdkafka, directPut));
     } finally {
       await run.close();
