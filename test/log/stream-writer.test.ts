@@ -4,7 +4,6 @@
  * partition; ready partitions are spread over the free call slots.
  */
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
 import { after, before, test } from 'node:test';
 import {
   CreateStreamCommand,
@@ -15,8 +14,8 @@ import {
   type KinesisClient,
   type PutRecordsCommandInput,
 } from '@aws-sdk/client-kinesis';
-import kinesalite from 'kinesalite';
 import { pino } from 'pino';
+import { startKinesalite, type LocalService } from '../../src/embedded-aws.js';
 import { createKinesisClient } from '../../src/kinesis/client.js';
 import type { KinesisPutEntry } from '../../src/kinesis/record-formats.js';
 import { StreamWriter, type Reservation } from '../../src/log/stream-writer.js';
@@ -26,21 +25,14 @@ const PARTITIONS = 4;
 const JOBS_PER_PARTITION = 12;
 const ENTRIES_PER_JOB = 3;
 
-let server: Server;
+let kinesalite: LocalService;
 let client: KinesisClient;
 /** Per PutRecords call, the partitions its records belong to. */
 const calls: number[][] = [];
 
 before(async () => {
-  server = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  assert.ok(address !== null && typeof address === 'object');
-  client = createKinesisClient({
-    endpoint: `http://127.0.0.1:${address.port}`,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
+  kinesalite = await startKinesalite();
+  client = createKinesisClient({ endpoint: kinesalite.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
   client.middlewareStack.add(
     (next) => async (args) => {
       const input = args.input as Partial<PutRecordsCommandInput>;
@@ -59,7 +51,7 @@ before(async () => {
 
 after(async () => {
   client.destroy();
-  await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+  await kinesalite.close();
 });
 
 function entries(partition: number, job: number): KinesisPutEntry[] {
