@@ -124,11 +124,14 @@ export class Gateway {
     // as anything it had already sent has landed, not after the settle time a live writer's
     // retries need. Until then, retries of those batches are answered REQUEST_TIMED_OUT.
     const takeoverGraceMs = Math.max(1000, Math.floor(config.leaseTtlMs / 2));
+    const logSettled = (partitionKey: string, settled: { committed: number; removed: number; skipped: number }, message: string): void => {
+      if (settled.committed + settled.removed + settled.skipped > 0) log.info({ partitionKey, ...settled }, message);
+    };
     const settleTakeover = async (partitionKey: string): Promise<void> => {
       await new Promise((resolve) => setTimeout(resolve, takeoverGraceMs));
       try {
         const settled = await idempotence.recoverPartition(partitionKey, undefined, { ignoreSettle: true });
-        if (settled.committed + settled.removed + settled.skipped > 0) log.info({ partitionKey, ...settled }, 'reservations of the previous leader settled');
+        logSettled(partitionKey, settled, 'reservations of the previous leader settled');
       } catch (err) {
         log.warn({ err, partitionKey }, 'settling reservations after a takeover failed; they settle later');
       }
@@ -150,15 +153,14 @@ export class Gateway {
       log,
       // A new leader settles reservations that a crashed one left, by looking in the log.
       async (partitionKey, partitionLog) => {
-        const settled = await idempotence.recoverPartition(partitionKey, async (reservation) => {
-          const found = partitionLog.findProducerBatch(
-            reservation.producerId,
-            reservation.producerEpoch,
-            reservation.firstSequence,
-          );
-          return found === null || found === undefined ? found : { baseOffset: found };
-        });
-        if (settled.committed + settled.removed + settled.skipped > 0) log.info({ partitionKey, ...settled }, 'reservations left by a previous leader, found in the tail');
+        const settled = await idempotence.recoverPartition(partitionKey, async (reservation) =>
+          partitionLog.findProducerBatch({
+            producerId: reservation.producerId,
+            producerEpoch: reservation.producerEpoch,
+            baseSequence: reservation.firstSequence,
+          }),
+        );
+        logSettled(partitionKey, settled, 'reservations left by a previous leader, found in the tail');
         void settleTakeover(partitionKey);
       },
     );

@@ -280,13 +280,6 @@ export function produceHandler(dataPath: DataPath): ApiHandler<ProduceRequest, P
         return null;
       }
       await Promise.all(answers);
-      for (const topicResponse of response.responses) {
-        for (const p of topicResponse.partitionResponses) {
-          if (p.errorCode === ErrorCode.NONE && p.baseOffset < 0n) {
-            context.log.error({ topic: topicResponse.name, partition: p.index }, 'produce answered NONE without an offset');
-          }
-        }
-      }
       dataPath.metrics?.produceAnswered(request, response);
       return response;
     },

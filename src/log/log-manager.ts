@@ -2,12 +2,11 @@ import { randomInt } from 'node:crypto';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { Logger } from 'pino';
 import { partitionLeaseResource, type Lease, type LeaseStore } from '../cluster/leases.js';
-import { readBatchHeader } from '../protocol/records/record-batch.js';
-import type { OffsetIndex } from './offset-index.js';
+import type { IndexAnchor, OffsetIndex } from './offset-index.js';
 import { PartitionLog } from './partition-log.js';
-import { ColdReader, ExpiredPositionError, PartitionReader, type PartitionSource } from './partition-reader.js';
+import { ColdReader, ExpiredPositionError, PartitionReader, startAt, type PartitionSource } from './partition-reader.js';
 import { PartitionTailer } from './partition-tailer.js';
-import type { StoredBatch } from './stored-batch.js';
+import { isProducerBatch, type ProducerBatchIdentity, type StoredBatch } from './stored-batch.js';
 import { StreamWriter } from './stream-writer.js';
 import type { Topic } from './topics.js';
 
@@ -214,14 +213,7 @@ export class LogManager {
     }
     const anchor = await this.index.floor(led.topic.topicId, led.partition, offset);
     if (anchor === undefined) return [];
-    const reader = new ColdReader(
-      new PartitionReader(
-        this.kinesis,
-        this.source(led.topic, led.partition),
-        { shardId: anchor.shardId, sequenceNumber: anchor.sequenceNumber, skip: anchor.subIndex, offset: anchor.offset, mustExist: true },
-        () => led.lease.epoch,
-      ),
-    );
+    const reader = new ColdReader(this.readerAt(led, anchor, { mustExist: true }));
     try {
       return this.keepColdReader(key, reader, await reader.read(offset, maxBytes, led.log.tailStartOffset));
     } catch (err) {
@@ -229,6 +221,11 @@ export class LogManager {
       await this.moveLogStartPast(led, anchor.offset, err);
       return [];
     }
+  }
+
+  /** A reader of a led partition from an index anchor. */
+  private readerAt(led: LedPartition, anchor: IndexAnchor, options: { mustExist?: boolean } = {}): PartitionReader {
+    return new PartitionReader(this.kinesis, this.source(led.topic, led.partition), startAt(anchor, options), () => led.lease.epoch);
   }
 
   /**
@@ -271,15 +268,15 @@ export class LogManager {
    */
   async locateProducerBatch(
     partitionKey: string,
-    identity: { producerId: bigint; producerEpoch: number; baseSequence: number; reservedAtMs?: number },
+    identity: ProducerBatchIdentity & { reservedAtMs?: number },
   ): Promise<{ baseOffset: bigint } | null | undefined> {
     const opening = this.partitions.get(partitionKey);
     const led = opening === undefined ? undefined : await opening.catch(() => undefined);
     if (led === undefined || typeof led === 'string') return undefined;
     // Everything that reached Kinesis before this call must be in the tail first.
     if (!(await this.caughtUpSince(led, Date.now()))) return undefined;
-    const found = led.log.findProducerBatch(identity.producerId, identity.producerEpoch, identity.baseSequence);
-    if (found !== undefined) return found === null ? null : { baseOffset: found };
+    const found = led.log.findProducerBatch(identity);
+    if (found !== undefined) return found;
     if (identity.reservedAtMs === undefined) return undefined;
     const sinceMs = BigInt(identity.reservedAtMs - LOCATE_CLOCK_SKEW_MS);
     const tailArrival = led.log.tailStartArrivalMs;
@@ -306,19 +303,14 @@ export class LogManager {
   /** The part of locateProducerBatch below the tail: reads back from anchor to anchor. */
   private async locateBelowTail(
     led: LedPartition,
-    identity: { producerId: bigint; producerEpoch: number; baseSequence: number },
+    identity: ProducerBatchIdentity,
     sinceMs: bigint,
   ): Promise<{ baseOffset: bigint } | null | undefined> {
     let end = led.log.tailStartOffset;
     for (let step = 0; step < LOCATE_MAX_ANCHORS && end > led.log.logStartOffset; step++) {
       const anchor = await this.index.floor(led.topic.topicId, led.partition, end - 1n);
       if (anchor === undefined) return undefined;
-      const reader = new PartitionReader(
-        this.kinesis,
-        this.source(led.topic, led.partition),
-        { shardId: anchor.shardId, sequenceNumber: anchor.sequenceNumber, skip: anchor.subIndex, offset: anchor.offset },
-        () => led.lease.epoch,
-      );
+      const reader = this.readerAt(led, anchor);
       let earliestArrival: bigint | undefined;
       while (reader.nextOffset < end) {
         const read = await reader.step();
@@ -327,14 +319,7 @@ export class LogManager {
           if (earliestArrival === undefined || (batch.arrivalMs !== undefined && batch.arrivalMs < earliestArrival)) {
             earliestArrival = batch.arrivalMs;
           }
-          const header = readBatchHeader(batch.bytes);
-          if (
-            header.producerId === identity.producerId &&
-            header.producerEpoch === identity.producerEpoch &&
-            header.baseSequence === identity.baseSequence
-          ) {
-            return { baseOffset: batch.baseOffset };
-          }
+          if (isProducerBatch(batch, identity)) return { baseOffset: batch.baseOffset };
         }
         if (read.caughtUp) break;
       }

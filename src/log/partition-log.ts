@@ -1,5 +1,4 @@
-import { readBatchHeader } from '../protocol/records/record-batch.js';
-import type { StoredBatch } from './stored-batch.js';
+import { isProducerBatch, type ProducerBatchIdentity, type StoredBatch } from './stored-batch.js';
 
 /** What a read from the in-memory tail returns. */
 export type TailRead =
@@ -101,13 +100,9 @@ export class PartitionLog {
    * the log (null: the tail holds the whole log), or unknown (undefined: older records are
    * only in Kinesis).
    */
-  findProducerBatch(producerId: bigint, producerEpoch: number, baseSequence: number): bigint | null | undefined {
-    for (const batch of this.batches) {
-      const header = readBatchHeader(batch.bytes);
-      if (header.producerId === producerId && header.producerEpoch === producerEpoch && header.baseSequence === baseSequence) {
-        return batch.baseOffset;
-      }
-    }
+  findProducerBatch(identity: ProducerBatchIdentity): { baseOffset: bigint } | null | undefined {
+    const found = this.batches.find((batch) => isProducerBatch(batch, identity));
+    if (found !== undefined) return { baseOffset: found.baseOffset };
     return this.tailStartOffset <= this.logStartOffset ? null : undefined;
   }
 

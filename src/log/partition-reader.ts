@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { fromKinesisRecord, type DecodedEntry } from '../kinesis/record-formats.js';
 import { readOrderAcrossPartitionMaps, type ShardInfo } from '../kinesis/lineage.js';
+import type { IndexAnchor } from './offset-index.js';
 import { buildStoredBatches, type StoredBatch } from './stored-batch.js';
 
 /**
@@ -33,6 +34,11 @@ export interface ReadStart {
    * newest anchor, whose record is expected to be there).
    */
   readonly mustExist?: boolean;
+}
+
+/** A reader's start at an offset index anchor. */
+export function startAt(anchor: IndexAnchor, options: { mustExist?: boolean } = {}): ReadStart {
+  return { shardId: anchor.shardId, sequenceNumber: anchor.sequenceNumber, skip: anchor.subIndex, offset: anchor.offset, ...options };
 }
 
 /** The stream a partition's records live in, as the reader needs it. */

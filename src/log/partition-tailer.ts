@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { isThrottle } from '../kinesis/client.js';
 import type { IndexAnchor, OffsetIndex } from './offset-index.js';
 import type { PartitionLog } from './partition-log.js';
-import { PartitionReader, partitionShards, type PartitionSource, type ReadStart } from './partition-reader.js';
+import { PartitionReader, partitionShards, startAt, type PartitionSource, type ReadStart } from './partition-reader.js';
 import type { StoredBatch } from './stored-batch.js';
 
 export interface TailerOptions {
@@ -58,7 +58,7 @@ export class PartitionTailer {
    */
   async start(): Promise<void> {
     const anchor = await this.index.last(this.topicId, this.source.partition);
-    const start = anchor === undefined ? await this.firstShardStart() : startFromAnchor(anchor);
+    const start = anchor === undefined ? await this.firstShardStart() : startAt(anchor);
     if (start === undefined) {
       this.markCaughtUp();
       return;
@@ -173,6 +173,3 @@ export class PartitionTailer {
   }
 }
 
-function startFromAnchor(anchor: IndexAnchor): ReadStart {
-  return { shardId: anchor.shardId, sequenceNumber: anchor.sequenceNumber, skip: anchor.subIndex, offset: anchor.offset };
-}

@@ -139,3 +139,16 @@ export function buildStoredBatches(
   flush(entries.length);
   return batches;
 }
+
+/** The identity an idempotent producer gives its batch (DESIGN.md section 6). */
+export interface ProducerBatchIdentity {
+  readonly producerId: bigint;
+  readonly producerEpoch: number;
+  readonly baseSequence: number;
+}
+
+/** Whether the stored batch is the one a producer wrote with this identity. */
+export function isProducerBatch(batch: StoredBatch, identity: ProducerBatchIdentity): boolean {
+  const header = readBatchHeader(batch.bytes);
+  return header.producerId === identity.producerId && header.producerEpoch === identity.producerEpoch && header.baseSequence === identity.baseSequence;
+}

@@ -42,19 +42,9 @@ export class SampleSink {
   constructor(private readonly known: ReadonlySet<string>) {}
 
   add(family: string, labels: Labels, value: number): void {
-    if (!this.known.has(family)) throw new Error(`metric family ${family} is not declared`);
-    let lines = this.lines.get(family);
-    if (lines === undefined) {
-      lines = [];
-      this.lines.set(family, lines);
-    }
-    let text = family;
-    let first = true;
-    for (const key in labels) {
-      text += `${first ? '{' : ','}${key}="${escapeLabelValue(labels[key] as string)}"`;
-      first = false;
-    }
-    lines.push(`${first ? text : `${text}}`} ${formatValue(value)}`);
+    let rendered = '';
+    for (const key in labels) rendered += `${rendered === '' ? '' : ','}${key}="${escapeLabelValue(labels[key] as string)}"`;
+    this.linesFor(family).push(`${rendered === '' ? family : `${family}{${rendered}}`} ${formatValue(value)}`);
   }
 
   /**
@@ -62,13 +52,17 @@ export class SampleSink {
    * escapeLabelValue): for the many series of one shape that lag makes.
    */
   addRendered(family: string, labels: string, value: number): void {
+    this.linesFor(family).push(`${family}{${labels}} ${formatValue(value)}`);
+  }
+
+  private linesFor(family: string): string[] {
     if (!this.known.has(family)) throw new Error(`metric family ${family} is not declared`);
     let lines = this.lines.get(family);
     if (lines === undefined) {
       lines = [];
       this.lines.set(family, lines);
     }
-    lines.push(`${family}{${labels}} ${formatValue(value)}`);
+    return lines;
   }
 
   linesOf(family: string): readonly string[] {
