@@ -2,7 +2,7 @@
  * Data-path throughput (issue 3): 1 KiB records through the gateway, beside what an application
  * gets writing and reading the same kinesalite directly with the AWS SDK.
  *
- * - kinesalite and dynalite run in a process of their own (bench/aws-services.ts), the gateway
+ * - kinesalite and dynalite run in processes of their own (test/support/local-aws-process.ts), the gateway
  *   in another (the CLI, as deployed), the clients here and in python (librdkafka). Each
  *   producer (direct, kafkajs, librdkafka) starts on fresh, empty stand-ins: kinesalite gets
  *   slower as it fills, and no path should pay for another's data.
@@ -22,12 +22,11 @@
  * Ratios are gateway / direct; the issue's target is >= 0.8 for produce and consume.
  * KKG_BENCH_CPU_PROF=DIR runs the gateway under `node --cpu-prof` and writes profiles to DIR.
  */
-import { spawn, execFile } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -42,10 +41,12 @@ import {
   type PutRecordsRequestEntry,
 } from '@aws-sdk/client-kinesis';
 import kafkajs from 'kafkajs';
+import type { LocalService } from '../src/embedded-aws.js';
 import { createKinesisClient } from '../src/kinesis/client.js';
 import { decodeAggregate } from '../src/kinesis/kpl.js';
 import { toKplRecords, type GatewayRecord, type KinesisPutEntry } from '../src/kinesis/record-formats.js';
 import { startGatewayProcess, type GatewayProcess } from '../test/support/gateway-process.js';
+import { startLocalAwsProcess } from '../test/support/local-aws-process.js';
 import { freePort } from '../test/support/ports.js';
 import type { BenchRow } from './table.js';
 
@@ -82,14 +83,6 @@ async function timed(work: () => Promise<{ records: number; bytes: number }>): P
 // ---------------------------------------------------------------------------------------------
 // services
 
-interface Services {
-  readonly kinesis: string;
-  readonly dynamodb: string;
-  /** The stand-ins' process. */
-  readonly pid: number;
-  close(): Promise<void>;
-}
-
 /** CPU seconds (user + system) a process has used so far, from /proc; undefined elsewhere. */
 function cpuSecondsOf(pid: number): number | undefined {
   try {
@@ -120,25 +113,22 @@ async function withCpuRows<T>(label: string, pids: Readonly<Record<string, numbe
   return result;
 }
 
+/** kinesalite and dynalite, each in a process of its own: no path shares its event loop with them. */
 async function startServices(): Promise<Services> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./aws-services.ts', import.meta.url))], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-    env: { ...process.env, NODE_NO_WARNINGS: '1' },
-  });
-  const lines = createInterface({ input: child.stdout });
-  const first = await new Promise<string>((resolve, reject) => {
-    lines.once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`aws-services exited with ${code}`)));
-  });
-  const endpoints = JSON.parse(first) as { kinesis: string; dynamodb: string };
+  const [kinesis, dynamodb] = await Promise.all([startLocalAwsProcess('kinesalite'), startLocalAwsProcess('dynalite')]);
   return {
-    ...endpoints,
-    pid: child.pid as number,
-    close: async () => {
-      child.stdin.end();
-      if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+    kinesis,
+    dynamodb,
+    async close() {
+      await Promise.all([kinesis.close(), dynamodb.close()]);
     },
   };
+}
+
+interface Services {
+  readonly kinesis: LocalService & { readonly pid: number };
+  readonly dynamodb: LocalService & { readonly pid: number };
+  close(): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -362,8 +352,8 @@ async function gatewayOnFreshServices(): Promise<GatewayRun> {
     startGatewayProcess(
       port,
       {
-        'kinesis-endpoint': services.kinesis,
-        'dynamodb-endpoint': services.dynamodb,
+        'kinesis-endpoint': services.kinesis.endpoint,
+        'dynamodb-endpoint': services.dynamodb.endpoint,
         'data-dir': dataDir,
         'kinesis-poll-interval-ms': '20', // as with the embedded stand-ins
         'log-level': 'error',
@@ -375,7 +365,7 @@ async function gatewayOnFreshServices(): Promise<GatewayRun> {
     get gateway() {
       return gateway;
     },
-    cpuPids: () => ({ 'kinesalite+dynalite': services.pid, gateway: gateway.pid }),
+    cpuPids: () => ({ kinesalite: services.kinesis.pid, dynalite: services.dynamodb.pid, gateway: gateway.pid }),
     async restart() {
       await gateway.stop();
       gateway = await start();
@@ -411,12 +401,12 @@ export async function benchDataPath(count: number): Promise<BenchRow[]> {
 
   // Direct: PutRecords, then GetRecords of the same data.
   const services = await startServices();
-  const kinesis = createKinesisClient({ endpoint: services.kinesis, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const kinesis = createKinesisClient({ endpoint: services.kinesis.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   let directPut: Measured;
   let directGet: Measured;
   try {
     await createStream(kinesis, 'bench-direct');
-    directPut = await withCpuRows(`produce ${label}: direct`, { 'kinesalite+dynalite': services.pid }, directCpu, () =>
+    directPut = await withCpuRows(`produce ${label}: direct`, { kinesalite: services.kinesis.pid, dynalite: services.dynamodb.pid }, directCpu, () =>
       timed(() => directProduce(kinesis, 'bench-direct', values)),
     );
     directGet = await timed(() => directConsume(kinesis, 'bench-direct'));
