@@ -435,7 +435,9 @@ describe('three gateway nodes', { timeout: 900_000 }, () => {
       stray.close();
       const strayAnswer = answer.responses[0]?.partitionResponses[0];
       assert.equal(strayAnswer?.errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER, `the resumed node refused the write: ${JSON.stringify(strayAnswer, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
-      assert.match(paused.output(), /partition lease (ran out|lost)|cannot renew the partition lease/, 'the resumed node knows it lost its leases');
+      // It may refuse the waiting Produce before its first lease renewal after the pause has
+      // come back and said so.
+      await eventually('the resumed node knows it lost its leases', () => /partition lease (ran out|lost)|cannot renew the partition lease/.test(paused.output()), 15_000);
       await eventually('the resumed node takes its share back', async () => {
         const view = await leaderView(0);
         return view.brokers.join() === '0,1,2' && [...view.leaders].every(([p, [leader]]) => leader === designated(p, NODES));
