@@ -68,6 +68,11 @@ export interface ReadStep {
   readonly sequenceNumbers: string[];
   /** The reader is at the tip of an open shard: nothing more to read for now. */
   readonly caughtUp: boolean;
+  /**
+   * Kinesis reported the read at the tip (MillisBehindLatest 0) and it was not cut short by the
+   * limit: the next read would most likely come back empty. Implied by caughtUp.
+   */
+  readonly atTip: boolean;
 }
 
 /**
@@ -105,7 +110,7 @@ export class PartitionReader {
   async step(limit = 10_000): Promise<ReadStep> {
     if (!this.started) await this.open();
     if (this.shard === undefined || this.iterator === undefined) {
-      return { batches: [], sequenceNumbers: [], caughtUp: true };
+      return { batches: [], sequenceNumbers: [], caughtUp: true, atTip: true };
     }
     let response;
     try {
@@ -113,7 +118,7 @@ export class PartitionReader {
     } catch (err) {
       if (err instanceof ExpiredIteratorException) {
         this.iterator = await this.iteratorAfterLast();
-        return { batches: [], sequenceNumbers: [], caughtUp: false };
+        return { batches: [], sequenceNumbers: [], caughtUp: false, atTip: false };
       }
       throw err;
     }
@@ -134,11 +139,12 @@ export class PartitionReader {
     if (response.NextShardIterator === undefined || response.NextShardIterator === null) {
       // The shard is closed and read to its end: continue with the next shard of the lineage.
       await this.advanceShard();
-      return { batches, sequenceNumbers, caughtUp: false };
+      return { batches, sequenceNumbers, caughtUp: false, atTip: false };
     }
     this.iterator = response.NextShardIterator;
-    const caughtUp = (response.Records?.length ?? 0) === 0 && (response.MillisBehindLatest ?? 0) === 0;
-    return { batches, sequenceNumbers, caughtUp };
+    const count = response.Records?.length ?? 0;
+    const atTip = (response.MillisBehindLatest ?? 0) === 0 && count < limit;
+    return { batches, sequenceNumbers, caughtUp: atTip && count === 0, atTip };
   }
 
   private decode(record: KinesisRecord): StoredBatch[] {

@@ -109,9 +109,11 @@ export class PartitionTailer {
         if (step.caughtUp) {
           this.caughtUpAtMs = stepStarted;
           this.markCaughtUp();
-          // Keep within Kinesis's 5 reads per second per shard, kicked or not.
-          await this.sleep(Math.max(0, this.options.pollIntervalMs - (Date.now() - stepStarted)), !this.kickPending);
         }
+        // At the tip, wait for the next write (a kick) or poll: reading again at once would
+        // mostly come back empty, a call that costs Kinesis's read budget and CPU here. Keep
+        // within Kinesis's 5 reads per second per shard, kicked or not.
+        if (step.atTip) await this.sleep(Math.max(0, this.options.pollIntervalMs - (Date.now() - stepStarted)), !this.kickPending);
       } catch (err) {
         if (!this.running) break;
         if (isThrottle(err)) {
