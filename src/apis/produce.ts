@@ -22,6 +22,7 @@ import {
   type GatewayRecord,
   type KinesisPutEntry,
 } from '../kinesis/record-formats.js';
+import { encodeOwnBatch, type OwnBatch } from '../log/stored-batch.js';
 import { WriteError, type Reservation } from '../log/stream-writer.js';
 import type { Topic } from '../log/topics.js';
 import { CANCELLED_FOLLOWER_ERROR, type IdempotentBatch, type WriteTicket } from '../producers/idempotence.js';
@@ -42,14 +43,21 @@ class PartitionError extends Error {
   }
 }
 
+/** Kinesis records to write, and for kpl aggregates the stored batch each becomes once read back. */
+interface PreparedWrite {
+  readonly entries: KinesisPutEntry[];
+  readonly ownBatches: (OwnBatch | undefined)[];
+}
+
 /** Turns the partition's record batches into Kinesis records in the topic's format. */
-async function toKinesisEntries(topic: Topic, partition: number, records: Buffer | null): Promise<KinesisPutEntry[]> {
+async function toKinesisEntries(topic: Topic, partition: number, records: Buffer | null): Promise<PreparedWrite> {
   if (records === null || records.length === 0) {
     throw new PartitionError(ErrorCode.CORRUPT_MESSAGE, 'no record batch');
   }
   const { batches, trailing } = splitBatches(records);
   if (trailing.length > 0) throw new PartitionError(ErrorCode.CORRUPT_MESSAGE, 'the last record batch is truncated');
   const entries: KinesisPutEntry[] = [];
+  const ownBatches: (OwnBatch | undefined)[] = [];
   for (const batch of batches) {
     const header = readBatchHeader(batch);
     if (batch.length > topic.maxMessageBytes) {
@@ -65,6 +73,7 @@ async function toKinesisEntries(topic: Topic, partition: number, records: Buffer
     }
     if (topic.recordFormat === 'kafka') {
       entries.push(toKafkaFormatRecord(partition, topic.partitionCount, batch, KINESIS_MAX_RECORD_BYTES));
+      ownBatches.push(undefined);
       continue;
     }
     const decoded = await decodeBatch(batch, { verifyCrc: false });
@@ -75,7 +84,9 @@ async function toKinesisEntries(topic: Topic, partition: number, records: Buffer
       timestamp: header.baseTimestamp + BigInt(r.timestampDelta),
     }));
     if (topic.recordFormat === 'raw') {
-      entries.push(...toRawRecords(partition, topic.partitionCount, records, KINESIS_MAX_RECORD_BYTES));
+      const raw = toRawRecords(partition, topic.partitionCount, records, KINESIS_MAX_RECORD_BYTES);
+      entries.push(...raw);
+      ownBatches.push(...raw.map(() => undefined));
     } else {
       const identity =
         header.producerId >= 0n
@@ -86,10 +97,13 @@ async function toKinesisEntries(topic: Topic, partition: number, records: Buffer
               attributes: header.attributes,
             }
           : null;
-      entries.push(...toKplRecords(partition, topic.partitionCount, records, identity, KINESIS_MAX_RECORD_BYTES));
+      for (const aggregate of toKplRecords(partition, topic.partitionCount, records, identity, KINESIS_MAX_RECORD_BYTES)) {
+        entries.push(aggregate);
+        ownBatches.push(encodeOwnBatch(aggregate.records, aggregate.aggregateIndex === 0 ? identity : null));
+      }
     }
   }
-  return entries;
+  return { entries, ownBatches };
 }
 
 /**
@@ -227,18 +241,18 @@ export function produceHandler(dataPath: DataPath): ApiHandler<ProduceRequest, P
           claims.push({
             slot,
             work: async () => {
-              let entries: KinesisPutEntry[];
+              let prepared: PreparedWrite;
               try {
                 if (ticket?.signal.aborted === true) {
                   throw new PartitionError(CANCELLED_FOLLOWER_ERROR.errorCode, CANCELLED_FOLLOWER_ERROR.message);
                 }
-                entries = await toKinesisEntries(lookup.topic, partitionData.index, partitionData.records);
+                prepared = await toKinesisEntries(lookup.topic, partitionData.index, partitionData.records);
               } catch (err) {
                 reservation.cancel();
                 if (ticket !== undefined) void guard?.failed(ticket, { maybeWritten: false });
                 throw err;
               }
-              reservation.fill(entries);
+              reservation.fill(prepared.entries);
               let written;
               try {
                 written = await reservation.done;
@@ -247,6 +261,10 @@ export function produceHandler(dataPath: DataPath): ApiHandler<ProduceRequest, P
                 if (ticket !== undefined) void guard?.failed(ticket, { maybeWritten });
                 throw err;
               }
+              written.forEach((put, i) => {
+                const own = prepared.ownBatches[i];
+                if (own !== undefined) led.log.expectOwnBatch(put.shardId, put.sequenceNumber, own);
+              });
               led.tailer.kick();
               const first = written[0];
               if (first === undefined) return;

@@ -213,6 +213,23 @@ export class AggregateBuilder {
     return true;
   }
 
+  /**
+   * Puts `record` in place of the first record when that changes no size: same keys, tags of
+   * the same encoded length (a split sized with a placeholder tag, then given the real one).
+   * Returns false, changing nothing, otherwise.
+   */
+  replaceFirst(record: KplRecord): boolean {
+    const current = this.prepared[0];
+    if (current === undefined || this.pkIndex.get(record.partitionKey) !== current.pkIndex) return false;
+    const ehkIndex = record.explicitHashKey === undefined ? undefined : this.ehkIndex.get(record.explicitHashKey);
+    if (ehkIndex !== current.ehkIndex) return false;
+    const tags = prepareTags(record.tags);
+    const size = recordBodySize(current.pkIndex, ehkIndex, record.data.length, tags);
+    if (size !== current.size) return false;
+    this.prepared[0] = { pkIndex: current.pkIndex, ehkIndex, data: record.data, tags, size };
+    return true;
+  }
+
   /** The aggregate's bytes. Throws RangeError when empty (KCL would read it as a plain record). */
   build(): Buffer {
     if (this.prepared.length === 0) throw new RangeError('an aggregate needs at least one record');

@@ -63,7 +63,7 @@
  * none); tags are ignored; key = sub-record partition key, timestamp = arrival time. Unlike KCL,
  * sub-records whose hash key lies outside the shard are NOT dropped.
  */
-import { decodeAggregate, AggregateBuilder, encodeAggregate, KplDecodeError, type KplRecord, type KplTag } from './kpl.js';
+import { decodeAggregate, AggregateBuilder, KplDecodeError, type KplRecord, type KplTag } from './kpl.js';
 import {
   explicitHashKeyFor,
   hashKeyOfPartitionKey,
@@ -93,6 +93,13 @@ export interface BatchIdentity {
   producerEpoch: number;
   baseSequence: number;
   attributes: number;
+}
+
+/** A kpl aggregate for PutRecords, with the records it holds (its first is the batch's `firstIndex`th). */
+export interface KplPutEntry extends KinesisPutEntry {
+  readonly records: readonly GatewayRecord[];
+  /** Which of its batch's aggregates this is: only the first carries the batch identity. */
+  readonly aggregateIndex: number;
 }
 
 /** One entry for PutRecords. */
@@ -203,8 +210,11 @@ function aggregateHeader(partition: number, aggregate: string, identity: BatchId
 }
 
 interface SplitGroup {
-  first: GatewayRecord;
-  rest: KplRecord[];
+  /** Index of the group's first record in the batch. */
+  readonly start: number;
+  /** Its records, the first (whose tags carry the placeholder count) included. */
+  readonly builder: AggregateBuilder;
+  count: number;
 }
 
 /** Greedy split of a batch into aggregates of at most maxRecordSize (with the outer key). */
@@ -219,27 +229,23 @@ function splitForKpl(
   const outerKeyBytes = Buffer.byteLength(placeholderKey(partition), 'utf8');
   const maxAggregate = maxRecordSize - outerKeyBytes;
   const groups: SplitGroup[] = [];
-  let builder = new AggregateBuilder();
   let current: SplitGroup | null = null;
-  for (const record of records) {
-    if (current !== null) {
-      const sub = subRecordFor(partition, explicitHashKey, record, []);
-      if (builder.tryAdd(sub, maxAggregate)) {
-        current.rest.push(sub);
-        continue;
-      }
+  records.forEach((record, index) => {
+    if (current !== null && current.builder.tryAdd(subRecordFor(partition, explicitHashKey, record, []), maxAggregate)) {
+      current.count++;
+      return;
     }
-    builder = new AggregateBuilder();
     const header = aggregateHeader(partition, `${groups.length}/${countPlaceholder}`, identity);
     const first = subRecordFor(partition, explicitHashKey, record, header);
+    const builder = new AggregateBuilder();
     if (!builder.tryAdd(first, maxAggregate)) {
       const alone = new AggregateBuilder();
       alone.add(first);
       throw new RecordTooLargeError(alone.size + outerKeyBytes, maxRecordSize);
     }
-    current = { first: record, rest: [] };
+    current = { start: index, builder, count: 1 };
     groups.push(current);
-  }
+  });
   return groups;
 }
 
@@ -254,16 +260,16 @@ export function toKplRecords(
   records: readonly GatewayRecord[],
   identity: BatchIdentity | null,
   maxRecordSize: number,
-): KinesisPutEntry[] {
+): KplPutEntry[] {
   const explicitHashKey = explicitHashKeyFor(partition, partitionCount);
   if (identity !== null) checkIdentity(identity);
   if (records.length === 0) return [];
   const outerKey = placeholderKey(partition);
   // The first sub-record's "i/n" tag depends on the aggregate count n, known only once the split
   // is done: split sizing n as `width` nines, and split again wider while n has more digits.
-  // The real tag is never longer than the sized one (so every aggregate fits) and, in the usual
-  // case where the loop stops at width = digits(n), exactly as long (aggregates filled to the
-  // byte). It stops at the latest when width = digits(records.length).
+  // A wider placeholder never gives fewer aggregates, so the loop stops at width = digits(n):
+  // the real tag is exactly as long as the sized one (aggregates filled to the byte). It stops
+  // at the latest when width = digits(records.length).
   let groups: SplitGroup[] = [];
   for (let width = 1; ; width++) {
     groups = splitForKpl(partition, explicitHashKey, records, identity, maxRecordSize, '9'.repeat(width));
@@ -272,11 +278,14 @@ export function toKplRecords(
 
   return groups.map((group, i) => {
     const header = aggregateHeader(partition, `${i}/${groups.length}`, identity);
-    const data = encodeAggregate([subRecordFor(partition, explicitHashKey, group.first, header), ...group.rest]);
+    const first = subRecordFor(partition, explicitHashKey, records[group.start] as GatewayRecord, header);
+    // The split's builder already holds every record; only the first one's tag changes.
+    if (!group.builder.replaceFirst(first)) throw new Error('KPL split: the real aggregate tag differs in size from the sized one');
+    const data = group.builder.build();
     if (entrySize(outerKey, data) > maxRecordSize) {
       throw new Error(`KPL aggregate of ${data.length} bytes overflows ${maxRecordSize}`);
     }
-    return { partitionKey: outerKey, explicitHashKey, data };
+    return { partitionKey: outerKey, explicitHashKey, data, records: records.slice(group.start, group.start + group.count), aggregateIndex: i };
   });
 }
 

@@ -1,4 +1,7 @@
-import { isProducerBatch, type ProducerBatchIdentity, type StoredBatch } from './stored-batch.js';
+import { isProducerBatch, type OwnBatch, type ProducerBatchIdentity, type StoredBatch } from './stored-batch.js';
+
+/** Own batches waiting for the tailer, by bytes: more is a tailer far behind, which decodes instead. */
+const MAX_OWN_BATCH_BYTES = 64 * 1024 * 1024;
 
 /** What a read from the in-memory tail returns. */
 export type TailRead =
@@ -18,6 +21,9 @@ export class PartitionLog {
   /** Offsets of recently seen Kinesis records by sequence number, for produce acknowledgements. */
   private readonly offsetsBySequence = new Map<string, bigint>();
   private sequenceWaiters = new Map<string, ((offset: bigint) => void)[]>();
+  /** Batches this leader wrote, by shard and sequence number, until the tailer reads them. */
+  private readonly ownBatches = new Map<string, OwnBatch>();
+  private ownBatchBytes = 0;
   highWatermark: bigint;
   logStartOffset: bigint;
 
@@ -137,6 +143,32 @@ export class PartitionLog {
       waiting.push(resolve);
       this.sequenceWaiters.set(sequenceNumber, waiting);
     });
+  }
+
+  /**
+   * Notes the stored batch of a record this leader just wrote, so that the tailer reading it
+   * back need not decode it. The oldest are dropped past a bound (the tailer then decodes).
+   */
+  expectOwnBatch(shardId: string, sequenceNumber: string, batch: OwnBatch): void {
+    const key = `${shardId}/${sequenceNumber}`;
+    if (this.ownBatches.has(key)) return;
+    this.ownBatches.set(key, batch);
+    this.ownBatchBytes += batch.bytes.length;
+    for (const [oldest, dropped] of this.ownBatches) {
+      if (this.ownBatchBytes <= MAX_OWN_BATCH_BYTES) break;
+      this.ownBatches.delete(oldest);
+      this.ownBatchBytes -= dropped.bytes.length;
+    }
+  }
+
+  /** The own batch written as this Kinesis record, once: undefined when not noted (or dropped). */
+  takeOwnBatch(shardId: string, sequenceNumber: string): OwnBatch | undefined {
+    const key = `${shardId}/${sequenceNumber}`;
+    const batch = this.ownBatches.get(key);
+    if (batch === undefined) return undefined;
+    this.ownBatches.delete(key);
+    this.ownBatchBytes -= batch.bytes.length;
+    return batch;
   }
 
   /** How many written records are still waited for (produce requests that have not learnt their offsets). */

@@ -8,7 +8,7 @@ import {
 import { fromKinesisRecord, type DecodedEntry } from '../kinesis/record-formats.js';
 import { readOrderAcrossPartitionMaps, type ShardInfo } from '../kinesis/lineage.js';
 import type { IndexAnchor } from './offset-index.js';
-import { buildStoredBatches, type StoredBatch } from './stored-batch.js';
+import { buildStoredBatches, ownStoredBatch, type OwnBatch, type StoredBatch } from './stored-batch.js';
 
 /**
  * The record a reader was to start at is gone from Kinesis: its shard is no longer listed, or
@@ -96,6 +96,8 @@ export class PartitionReader {
     private readonly source: PartitionSource,
     private readonly start: ReadStart,
     private readonly leaderEpoch: () => number,
+    /** The stored batch of a record this process wrote, already encoded (the tailer's reader). */
+    private readonly ownBatch: (shardId: string, sequenceNumber: string) => OwnBatch | undefined = () => undefined,
   ) {
     this.nextOffset = start.offset;
     this.skip = start.skip;
@@ -150,6 +152,13 @@ export class PartitionReader {
   private decode(record: KinesisRecord): StoredBatch[] {
     const shard = this.shard as ShardInfo;
     const arrival = record.ApproximateArrivalTimestamp ?? new Date();
+    const meta = { shardId: shard.shardId, sequenceNumber: record.SequenceNumber as string, arrivalMs: BigInt(arrival.getTime()) };
+    const own = this.skip === 0 ? this.ownBatch(shard.shardId, meta.sequenceNumber) : undefined;
+    if (own !== undefined) {
+      const batch = ownStoredBatch(own, meta, this.nextOffset, this.leaderEpoch());
+      this.nextOffset = batch.lastOffset + 1n;
+      return [batch];
+    }
     const entries: DecodedEntry[] = fromKinesisRecord(
       {
         data: record.Data ?? new Uint8Array(0),
@@ -163,17 +172,7 @@ export class PartitionReader {
     const skip = this.skip;
     this.skip = 0;
     if (entries.length <= skip) return [];
-    const batches = buildStoredBatches(
-      entries,
-      {
-        shardId: shard.shardId,
-        sequenceNumber: record.SequenceNumber as string,
-        arrivalMs: BigInt(arrival.getTime()),
-      },
-      this.nextOffset,
-      this.leaderEpoch(),
-      skip,
-    );
+    const batches = buildStoredBatches(entries, meta, this.nextOffset, this.leaderEpoch(), skip);
     const last = batches[batches.length - 1];
     if (last !== undefined) this.nextOffset = last.lastOffset + 1n;
     return batches;

@@ -66,7 +66,9 @@ export class PartitionTailer {
     this.log.highWatermark = start.offset;
     this.lastAnchorOffset = anchor?.offset ?? -1n;
     this.maxTimestamp = BigInt(anchor?.timestampMs ?? -1);
-    this.reader = new PartitionReader(this.kinesis, this.source, start, this.leaderEpoch);
+    this.reader = new PartitionReader(this.kinesis, this.source, start, this.leaderEpoch, (shardId, sequenceNumber) =>
+      this.log.takeOwnBatch(shardId, sequenceNumber),
+    );
     this.running = true;
     this.loop = this.run();
     await this.caughtUpOnce;

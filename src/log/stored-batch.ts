@@ -50,6 +50,57 @@ function toKafkaRecords(records: readonly GatewayRecord[], baseTimestamp: bigint
   }));
 }
 
+type Identity = ProducerBatchIdentity | null;
+
+/** One run of records as a RecordBatch: the one encoding of records decoded from Kinesis. */
+function encodeRun(records: readonly GatewayRecord[], identity: Identity, logAppendTime: boolean, baseOffset: bigint, leaderEpoch: number): { bytes: Buffer; maxTimestamp: bigint } {
+  const baseTimestamp = records.reduce((min, r) => (r.timestamp < min ? r.timestamp : min), (records[0] as GatewayRecord).timestamp);
+  const maxTimestamp = records.reduce((max, r) => (r.timestamp > max ? r.timestamp : max), baseTimestamp);
+  const bytes = encodeBatchSync({
+    records: toKafkaRecords(records, baseTimestamp),
+    baseOffset,
+    baseTimestamp,
+    maxTimestamp,
+    partitionLeaderEpoch: leaderEpoch,
+    timestampType: logAppendTime ? TimestampType.LOG_APPEND_TIME : TimestampType.CREATE_TIME,
+    producerId: identity?.producerId ?? NO_PRODUCER_ID,
+    producerEpoch: identity?.producerEpoch ?? NO_PRODUCER_EPOCH,
+    baseSequence: identity?.baseSequence ?? NO_SEQUENCE,
+  });
+  return { bytes, maxTimestamp };
+}
+
+/**
+ * The stored batch of a kpl aggregate this leader wrote, encoded from the records it wrote
+ * before Kinesis placed them: byte for byte what decoding the aggregate gives (buildStoredBatches),
+ * without decoding it. Offsets and leader epoch are set when the tailer reads it (ownStoredBatch).
+ */
+export interface OwnBatch {
+  readonly bytes: Buffer;
+  readonly recordCount: number;
+  readonly maxTimestamp: bigint;
+}
+
+/** `identity` only for a batch's first aggregate, as its decoding keeps it. */
+export function encodeOwnBatch(records: readonly GatewayRecord[], identity: ProducerBatchIdentity | null): OwnBatch {
+  const { bytes, maxTimestamp } = encodeRun(records, identity, false, 0n, 0);
+  return { bytes, recordCount: records.length, maxTimestamp };
+}
+
+/** The stored batch of an own aggregate read back at `meta`, its first record at `offset`. */
+export function ownStoredBatch(own: OwnBatch, meta: KinesisRecordMeta, offset: bigint, leaderEpoch: number): StoredBatch {
+  setBaseOffset(own.bytes, offset);
+  setPartitionLeaderEpoch(own.bytes, leaderEpoch);
+  return {
+    baseOffset: offset,
+    lastOffset: offset + BigInt(own.recordCount - 1),
+    maxTimestamp: own.maxTimestamp,
+    bytes: own.bytes,
+    position: { shardId: meta.shardId, sequenceNumber: meta.sequenceNumber, subIndex: 0 },
+    arrivalMs: meta.arrivalMs,
+  };
+}
+
 /**
  * Turns one Kinesis record's entries for a partition (already filtered to it, in sub-record
  * order) into stored batches starting at `nextOffset`. Entries from `skip` on are kept: a
@@ -66,24 +117,12 @@ export function buildStoredBatches(
   let offset = nextOffset;
   let pending: GatewayRecord[] = [];
   let pendingStart = skip;
-  let identity: { producerId: bigint; producerEpoch: number; baseSequence: number } | null = null;
+  let identity: Identity = null;
   let logAppendTime = false;
 
   const flush = (endIndex: number): void => {
     if (pending.length === 0) return;
-    const baseTimestamp = pending.reduce((min, r) => (r.timestamp < min ? r.timestamp : min), pending[0]!.timestamp);
-    const maxTimestamp = pending.reduce((max, r) => (r.timestamp > max ? r.timestamp : max), baseTimestamp);
-    const bytes = encodeBatchSync({
-      records: toKafkaRecords(pending, baseTimestamp),
-      baseOffset: offset,
-      baseTimestamp,
-      maxTimestamp,
-      partitionLeaderEpoch: leaderEpoch,
-      timestampType: logAppendTime ? TimestampType.LOG_APPEND_TIME : TimestampType.CREATE_TIME,
-      producerId: identity?.producerId ?? NO_PRODUCER_ID,
-      producerEpoch: identity?.producerEpoch ?? NO_PRODUCER_EPOCH,
-      baseSequence: identity?.baseSequence ?? NO_SEQUENCE,
-    });
+    const { bytes, maxTimestamp } = encodeRun(pending, identity, logAppendTime, offset, leaderEpoch);
     const lastOffset = offset + BigInt(pending.length - 1);
     batches.push({
       baseOffset: offset,

@@ -147,6 +147,26 @@ describe('KPL aggregate codec', () => {
     assert.throws(() => encodeAggregate([]), RangeError);
   });
 
+  test('replaceFirst swaps the first record only when no size changes', () => {
+    const first: KplRecord = { partitionKey: 'p', explicitHashKey: '7', data: Buffer.from('one'), tags: [{ key: 'n', value: '0/9' }] };
+    const second: KplRecord = { partitionKey: 'q', data: Buffer.from('two') };
+    const builder = new AggregateBuilder();
+    builder.add(first);
+    builder.add(second);
+    const real = { ...first, tags: [{ key: 'n', value: '0/2' }] };
+    assert.equal(builder.replaceFirst(real), true);
+    assert.deepEqual(builder.build(), encodeAggregate([real, second]));
+    for (const other of [
+      { ...first, tags: [{ key: 'n', value: '0/10' }] },
+      { ...first, partitionKey: 'q' },
+      { ...first, explicitHashKey: undefined },
+      { ...first, data: Buffer.from('three') },
+    ]) {
+      assert.equal(builder.replaceFirst(other), false);
+      assert.deepEqual(builder.build(), encodeAggregate([real, second]));
+    }
+  });
+
   test('not an aggregate: wrong magic, too short, bad MD5, unparseable protobuf (KCL: plain record)', () => {
     const good = encodeAggregate([{ partitionKey: 'a', data: Buffer.from('x') }]);
     assert.notEqual(decodeAggregate(good), null);
