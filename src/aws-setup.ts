@@ -12,11 +12,14 @@ import {
 import type { GatewayConfig } from './config.js';
 import { startDynalite, startKinesalite, type LocalService } from './embedded-aws.js';
 import { createKinesisClient, isThrottle } from './kinesis/client.js';
+import { KinesisRecordsClient } from './kinesis/records-client.js';
 import { isDynamoThrottle, observeAwsClient, type CallObserver } from './metrics/aws-observer.js';
 
 /** The AWS clients the gateway uses, and the embedded stand-ins behind them, if any. */
 export interface AwsResources {
   readonly kinesis: KinesisClient;
+  /** PutRecords and GetRecords, on the Kinesis client's endpoint and credentials. */
+  readonly kinesisRecords: KinesisRecordsClient;
   readonly dynamodb: DynamoDBClient;
   readonly tables: TableNames;
   /** Kinesalite/dynalite run in this process (no AWS settings were given). */
@@ -79,7 +82,11 @@ export async function setUpAws(
     ...(dynamodbEndpoint !== undefined ? { endpoint: dynamodbEndpoint } : {}),
     ...(dynamoCredentials !== undefined ? { credentials: dynamoCredentials } : {}),
   });
-  if (observers.kinesis !== undefined) observeAwsClient(kinesis, observers.kinesis, isThrottle);
+  const kinesisRecords = new KinesisRecordsClient(kinesis);
+  if (observers.kinesis !== undefined) {
+    observeAwsClient(kinesis, observers.kinesis, isThrottle);
+    kinesisRecords.observe(observers.kinesis);
+  }
   if (observers.dynamodb !== undefined) observeAwsClient(dynamodb, observers.dynamodb, isDynamoThrottle);
   // Against AWS the tables come from deploy/ (CloudFormation), not from the gateway; embedded
   // mode and a local stand-in (a loopback DynamoDB endpoint) get them created by default.
@@ -96,6 +103,7 @@ export async function setUpAws(
   }
   return {
     kinesis,
+    kinesisRecords,
     dynamodb,
     tables,
     embedded,

@@ -137,7 +137,7 @@ export class Gateway {
       }
     };
     const logs = new LogManager(
-      aws.kinesis,
+      aws.kinesisRecords,
       new DynamoOffsetIndex(aws.dynamodb, aws.tables.offsetIndex),
       leaseStore,
       {

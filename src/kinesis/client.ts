@@ -10,7 +10,6 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { KinesisRecordsProtocol } from './records-protocol.js';
 
 export interface KinesisCredentials {
   accessKeyId: string;
@@ -50,7 +49,6 @@ export function createKinesisClient(options: KinesisClientOptions): KinesisClien
     ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
     maxAttempts: options.maxAttempts ?? 3,
     requestHandler,
-    protocol: KinesisRecordsProtocol,
   });
 }
 

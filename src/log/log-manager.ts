@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { Logger } from 'pino';
+import type { KinesisRecordsClient } from '../kinesis/records-client.js';
 import { partitionLeaseResource, type Lease, type LeaseStore } from '../cluster/leases.js';
 import type { IndexAnchor, OffsetIndex } from './offset-index.js';
 import { PartitionLog } from './partition-log.js';
@@ -99,7 +99,7 @@ export class LogManager {
   private readonly leaseGuardMs: number;
 
   constructor(
-    private readonly kinesis: KinesisClient,
+    private readonly kinesis: KinesisRecordsClient,
     readonly index: OffsetIndex,
     private readonly leases: LeaseStore,
     private readonly options: LogManagerOptions,

@@ -1,10 +1,6 @@
-import {
-  ExpiredIteratorException,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  type KinesisClient,
-  type _Record as KinesisRecord,
-} from '@aws-sdk/client-kinesis';
+import type { _Record as KinesisRecord } from '@aws-sdk/client-kinesis';
+import { errorName } from '../kinesis/client.js';
+import type { KinesisRecordsClient } from '../kinesis/records-client.js';
 import { fromKinesisRecord, type DecodedEntry } from '../kinesis/record-formats.js';
 import { readOrderAcrossPartitionMaps, type ShardInfo } from '../kinesis/lineage.js';
 import type { IndexAnchor } from './offset-index.js';
@@ -92,7 +88,7 @@ export class PartitionReader {
   nextOffset: bigint;
 
   constructor(
-    private readonly kinesis: KinesisClient,
+    private readonly kinesis: KinesisRecordsClient,
     private readonly source: PartitionSource,
     private readonly start: ReadStart,
     private readonly leaderEpoch: () => number,
@@ -116,9 +112,9 @@ export class PartitionReader {
     }
     let response;
     try {
-      response = await this.kinesis.send(new GetRecordsCommand({ ShardIterator: this.iterator, Limit: limit }));
+      response = await this.kinesis.getRecords({ ShardIterator: this.iterator, Limit: limit });
     } catch (err) {
-      if (err instanceof ExpiredIteratorException) {
+      if (errorName(err) === 'ExpiredIteratorException') {
         this.iterator = await this.iteratorAfterLast();
         return { batches: [], sequenceNumbers: [], caughtUp: false, atTip: false };
       }
@@ -225,9 +221,7 @@ export class PartitionReader {
       | { ShardIteratorType: 'TRIM_HORIZON' }
       | { ShardIteratorType: 'AT_SEQUENCE_NUMBER' | 'AFTER_SEQUENCE_NUMBER'; StartingSequenceNumber: string },
   ): Promise<string | undefined> {
-    const response = await this.kinesis.send(
-      new GetShardIteratorCommand({ StreamName: this.source.streamName, ShardId: shardId, ...position }),
-    );
+    const response = await this.kinesis.getShardIterator({ StreamName: this.source.streamName, ShardId: shardId, ...position });
     return response.ShardIterator;
   }
 }

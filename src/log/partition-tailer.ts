@@ -1,6 +1,6 @@
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { Logger } from 'pino';
 import { isThrottle } from '../kinesis/client.js';
+import type { KinesisRecordsClient } from '../kinesis/records-client.js';
 import type { IndexAnchor, OffsetIndex } from './offset-index.js';
 import type { PartitionLog } from './partition-log.js';
 import { PartitionReader, partitionShards, startAt, type PartitionSource, type ReadStart } from './partition-reader.js';
@@ -40,7 +40,7 @@ export class PartitionTailer {
   caughtUpAtMs = -1;
 
   constructor(
-    private readonly kinesis: KinesisClient,
+    private readonly kinesis: KinesisRecordsClient,
     private readonly source: PartitionSource,
     private readonly topicId: string,
     private readonly log: PartitionLog,

@@ -1,12 +1,8 @@
-import {
-  PutRecordsCommand,
-  type KinesisClient,
-  type PutRecordsRequestEntry,
-  type PutRecordsResultEntry,
-} from '@aws-sdk/client-kinesis';
+import type { PutRecordsRequestEntry, PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
 import type { Logger } from 'pino';
 import { isNotFound, isThrottle, isThrottleCode } from '../kinesis/client.js';
 import type { KinesisPutEntry } from '../kinesis/record-formats.js';
+import type { KinesisRecordsClient } from '../kinesis/records-client.js';
 
 /** Where Kinesis put a record. */
 export interface PutResult {
@@ -78,7 +74,7 @@ export class StreamWriter {
   private closed = false;
 
   constructor(
-    private readonly kinesis: KinesisClient,
+    private readonly kinesis: KinesisRecordsClient,
     private readonly streamName: string,
     private readonly options: StreamWriterOptions,
     private readonly log: Logger,
@@ -193,7 +189,7 @@ export class StreamWriter {
     });
     let records: PutRecordsResultEntry[];
     try {
-      const response = await this.kinesis.send(new PutRecordsCommand({ StreamName: this.streamName, Records: entries }));
+      const response = await this.kinesis.putRecords({ StreamName: this.streamName, Records: entries });
       records = response.Records ?? [];
     } catch (err) {
       if (isNotFound(err)) {

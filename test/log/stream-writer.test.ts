@@ -18,6 +18,7 @@ import { pino } from 'pino';
 import { startKinesalite, type LocalService } from '../../src/embedded-aws.js';
 import { createKinesisClient } from '../../src/kinesis/client.js';
 import type { KinesisPutEntry } from '../../src/kinesis/record-formats.js';
+import { KinesisRecordsClient } from '../../src/kinesis/records-client.js';
 import { StreamWriter, type Reservation } from '../../src/log/stream-writer.js';
 
 const STREAM = 'writer-order';
@@ -27,20 +28,18 @@ const ENTRIES_PER_JOB = 3;
 
 let kinesalite: LocalService;
 let client: KinesisClient;
+let records: KinesisRecordsClient;
 /** Per PutRecords call, the partitions its records belong to. */
 const calls: number[][] = [];
 
 before(async () => {
   kinesalite = await startKinesalite();
   client = createKinesisClient({ endpoint: kinesalite.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-  client.middlewareStack.add(
-    (next) => async (args) => {
-      const input = args.input as Partial<PutRecordsCommandInput>;
-      if (input.Records !== undefined) calls.push([...new Set(input.Records.map((r) => Number(r.PartitionKey)))]);
-      return next(args);
-    },
-    { step: 'initialize', name: 'recordPutRecordsCalls' },
-  );
+  records = new KinesisRecordsClient(client);
+  records.observe((call) => {
+    const input = call.input as Partial<PutRecordsCommandInput>;
+    if (call.operation === 'PutRecords' && input.Records !== undefined) calls.push([...new Set(input.Records.map((r) => Number(r.PartitionKey)))]);
+  });
   await client.send(new CreateStreamCommand({ StreamName: STREAM, ShardCount: 1 }));
   for (let i = 0; i < 100; i++) {
     const summary = await client.send(new DescribeStreamSummaryCommand({ StreamName: STREAM }));
@@ -63,7 +62,7 @@ function entries(partition: number, job: number): KinesisPutEntry[] {
 }
 
 test('records land in reservation order per partition, filled in any order; partitions spread over calls', { timeout: 60_000 }, async () => {
-  const writer = new StreamWriter(client, STREAM, { maxConcurrentCalls: PARTITIONS, retryTimeoutMs: 10_000 }, pino({ level: 'silent' }));
+  const writer = new StreamWriter(records, STREAM, { maxConcurrentCalls: PARTITIONS, retryTimeoutMs: 10_000 }, pino({ level: 'silent' }));
   const places: { partition: number; job: number; reservation: Reservation }[] = [];
   for (let job = 0; job < JOBS_PER_PARTITION; job++) {
     for (let partition = 0; partition < PARTITIONS; partition++) places.push({ partition, job, reservation: writer.reserve(partition) });

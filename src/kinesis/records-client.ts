@@ -1,0 +1,212 @@
+/**
+ * The calls that carry records (PutRecords, GetRecords) made without the SDK's command
+ * pipeline; every other Kinesis call stays with the SDK client.
+ *
+ * Why: on the data path each record crosses PutRecords once and GetRecords once (the tailer
+ * reads back what it wrote), and the SDK spent more of the gateway's CPU on them than the rest
+ * of a produce: its JSON codec writes each record's Data as base64 in a JavaScript loop and
+ * checks every base64 string it reads against a regular expression, and its middleware stack
+ * (endpoint rules, user agent, retry bookkeeping, auth scheme selection) runs per call. Here
+ * bodies are assembled with Buffer's native base64 and read with JSON.parse, and a call is: sign
+ * with the SDK client's own SigV4 signer, send through the SDK client's request handler (same
+ * agents and timeouts), parse. The endpoint, region and credentials are the SDK client's.
+ *
+ * Like the gateway's SDK client (maxAttempts 1), nothing is retried here: the stream writer and
+ * the readers retry, and see every throttle.
+ */
+import { isAscii } from 'node:buffer';
+import {
+  GetShardIteratorCommand,
+  type GetRecordsInput,
+  type GetRecordsOutput,
+  type GetShardIteratorInput,
+  type GetShardIteratorOutput,
+  type KinesisClient,
+  type PutRecordsInput,
+  type PutRecordsOutput,
+  type PutRecordsRequestEntry,
+} from '@aws-sdk/client-kinesis';
+import { HttpRequest } from '@smithy/core/protocols';
+import type { RequestSigner } from '@smithy/types';
+import type { CallObserver, ObservedCall } from '../metrics/aws-observer.js';
+import { isThrottle } from './client.js';
+
+const TARGET_PREFIX = 'Kinesis_20131202.';
+const CONTENT_TYPE = 'application/x-amz-json-1.1';
+
+/** A Kinesis error response: `name` is the service's error type, as on the SDK's exceptions. */
+export class KinesisServiceError extends Error {
+  readonly $fault: 'client' | 'server';
+  readonly $metadata: { readonly httpStatusCode: number };
+
+  constructor(name: string, message: string, statusCode: number) {
+    super(message);
+    this.name = name;
+    this.$fault = statusCode >= 500 ? 'server' : 'client';
+    this.$metadata = { httpStatusCode: statusCode };
+  }
+}
+
+function asBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** The JSON body of a PutRecords call, with each Data written by Buffer's base64 encoder. */
+export function encodePutRecordsBody(input: PutRecordsInput): Buffer {
+  const { Records: records = [], ...stream } = input;
+  const head = JSON.stringify(stream);
+  const parts: Buffer[] = [Buffer.from(`${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"Records":[`)];
+  records.forEach((record: PutRecordsRequestEntry, i) => {
+    const { Data: data, ...fields } = record;
+    const rest = JSON.stringify(fields);
+    parts.push(Buffer.from(`${i > 0 ? ',' : ''}${rest.slice(0, -1)}${rest.length > 2 ? ',' : ''}"Data":"`));
+    parts.push(Buffer.from(asBuffer(data ?? new Uint8Array(0)).toString('base64'), 'latin1'));
+    parts.push(Buffer.from('"}'));
+  });
+  parts.push(Buffer.from(']}'));
+  return Buffer.concat(parts);
+}
+
+/** Parses a JSON response as the SDK does: a null field is an absent one (kinesis-mock writes `"ErrorCode": null`). */
+function parseJson(body: Buffer): unknown {
+  return JSON.parse(jsonText(body), (_key, value: unknown) => (value === null ? undefined : value));
+}
+
+/** A JSON body as text: latin1 when it is all ASCII (base64 and sequence numbers usually are), which skips UTF-8 decoding. */
+function jsonText(body: Buffer): string {
+  return body.toString(isAscii(body) ? 'latin1' : 'utf8');
+}
+
+/** A GetRecords response body as the SDK returns it: Data as bytes, arrival times as Dates. */
+export function decodeGetRecordsBody(body: Uint8Array): GetRecordsOutput {
+  if (body.byteLength === 0) return { Records: [] };
+  const parsed = parseJson(asBuffer(body)) as { Records?: Record<string, unknown>[] };
+  for (const record of parsed.Records ?? []) {
+    if (typeof record.Data === 'string') record.Data = Buffer.from(record.Data, 'base64');
+    if (typeof record.ApproximateArrivalTimestamp === 'number') {
+      record.ApproximateArrivalTimestamp = new Date(Math.round(record.ApproximateArrivalTimestamp * 1000));
+    }
+  }
+  return parsed as GetRecordsOutput;
+}
+
+/** The error a non-2xx response stands for: its type from the body's __type or the x-amzn-errortype header. */
+export function serviceError(statusCode: number, headers: Record<string, string | undefined>, body: Buffer): KinesisServiceError {
+  let parsed: Record<string, unknown> = {};
+  try {
+    parsed = JSON.parse(jsonText(body)) as Record<string, unknown>;
+  } catch {
+    // Not JSON (a proxy's error page): the status code and header still say what happened.
+  }
+  const typed = typeof parsed.__type === 'string' ? parsed.__type : (headers['x-amzn-errortype'] ?? '').split(':')[0];
+  const name = typed !== undefined && typed !== '' ? typed.slice(typed.lastIndexOf('#') + 1) : statusCode >= 500 ? 'InternalFailure' : 'UnknownError';
+  const message = parsed.message ?? parsed.Message;
+  return new KinesisServiceError(name, typeof message === 'string' ? message : `Kinesis answered ${statusCode}`, statusCode);
+}
+
+interface Target {
+  readonly protocol: string;
+  readonly hostname: string;
+  readonly port?: number;
+  readonly path: string;
+}
+
+export class KinesisRecordsClient {
+  private target: Promise<{ endpoint: Target; signer: RequestSigner }> | undefined;
+  private observer: CallObserver | undefined;
+
+  constructor(private readonly sdk: KinesisClient) {}
+
+  /** Reports every call, as observeAwsClient does for the SDK client's. */
+  observe(observer: CallObserver): void {
+    this.observer = observer;
+  }
+
+  putRecords(input: PutRecordsInput): Promise<PutRecordsOutput> {
+    return this.call('PutRecords', input, encodePutRecordsBody(input), (body) => parseJson(body) as PutRecordsOutput);
+  }
+
+  getRecords(input: GetRecordsInput): Promise<GetRecordsOutput> {
+    return this.call('GetRecords', input, Buffer.from(JSON.stringify(input)), decodeGetRecordsBody);
+  }
+
+  /** Through the SDK client: one call per reader start, not per record. */
+  getShardIterator(input: GetShardIteratorInput): Promise<GetShardIteratorOutput> {
+    return this.sdk.send(new GetShardIteratorCommand(input));
+  }
+
+  private async call<T>(operation: string, input: object, body: Buffer, parse: (body: Buffer) => T): Promise<T> {
+    const started = performance.now();
+    let output: T;
+    try {
+      output = parse(await this.send(operation, body));
+    } catch (err) {
+      this.report({
+        operation,
+        durationMs: performance.now() - started,
+        outcome: isThrottle(err) ? 'throttled' : 'error',
+        errorName: err instanceof Error ? err.name : 'Error',
+        input,
+      });
+      throw err;
+    }
+    this.report({ operation, durationMs: performance.now() - started, outcome: 'ok', input, output });
+    return output;
+  }
+
+  private report(call: ObservedCall): void {
+    try {
+      this.observer?.(call);
+    } catch {
+      // Metrics never break a call.
+    }
+  }
+
+  private async send(operation: string, body: Buffer): Promise<Buffer> {
+    const { endpoint, signer } = await (this.target ??= this.resolveTarget());
+    const request = new HttpRequest({
+      method: 'POST',
+      protocol: endpoint.protocol,
+      hostname: endpoint.hostname,
+      ...(endpoint.port !== undefined ? { port: endpoint.port } : {}),
+      path: endpoint.path,
+      headers: {
+        host: endpoint.port !== undefined ? `${endpoint.hostname}:${endpoint.port}` : endpoint.hostname,
+        'content-type': CONTENT_TYPE,
+        'content-length': String(body.length),
+        'x-amz-target': TARGET_PREFIX + operation,
+      },
+      body,
+    });
+    const signed = await signer.sign(request);
+    const { response } = await this.sdk.config.requestHandler.handle(signed as HttpRequest);
+    const chunks: Buffer[] = [];
+    for await (const chunk of response.body as AsyncIterable<Buffer>) chunks.push(chunk);
+    const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+    if (response.statusCode < 200 || response.statusCode >= 300) throw serviceError(response.statusCode, response.headers, bytes);
+    return bytes;
+  }
+
+  /** The SDK client's endpoint (its custom endpoint, or its endpoint rules for the region) and signer. */
+  private async resolveTarget(): Promise<{ endpoint: Target; signer: RequestSigner }> {
+    const config = this.sdk.config;
+    let endpoint: Target;
+    if (config.endpoint !== undefined) {
+      const custom = await config.endpoint();
+      endpoint = { protocol: custom.protocol, hostname: custom.hostname, ...(custom.port !== undefined ? { port: custom.port } : {}), path: custom.path };
+    } else {
+      const { url } = config.endpointProvider({
+        Region: await config.region(),
+        UseFIPS: await config.useFipsEndpoint(),
+        UseDualStack: await config.useDualstackEndpoint(),
+      });
+      endpoint = {
+        protocol: url.protocol,
+        hostname: url.hostname,
+        ...(url.port !== '' ? { port: Number(url.port) } : {}),
+        path: url.pathname,
+      };
+    }
+    return { endpoint, signer: await config.signer() };
+  }
+}
