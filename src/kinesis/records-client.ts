@@ -77,17 +77,86 @@ function jsonText(body: Buffer): string {
   return body.toString(isAscii(body) ? 'latin1' : 'utf8');
 }
 
-/** A GetRecords response body as the SDK returns it: Data as bytes, arrival times as Dates. */
+const DATA_FIELD = Buffer.from('"Data":"');
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * Where each record's base64 Data string lies in a GetRecords body, in order, or null when that
+ * cannot be told by scanning (a Data value with escapes, the field written otherwise). The
+ * pattern cannot occur inside another JSON string: a quote there is always escaped.
+ */
+function dataSpans(body: Buffer): [number, number][] | null {
+  const spans: [number, number][] = [];
+  for (let at = body.indexOf(DATA_FIELD); at >= 0; at = body.indexOf(DATA_FIELD, at)) {
+    const start = at + DATA_FIELD.length;
+    const end = body.indexOf(QUOTE, start);
+    if (end < 0) return null;
+    const escape = body.indexOf(BACKSLASH, start);
+    if (escape >= 0 && escape < end) return null;
+    spans.push([start, end]);
+    at = end + 1;
+  }
+  return spans;
+}
+
+/** The record's Data, decoded from the body on first use (the tailer never needs its own records' data). */
+function defineLazyData(record: Record<string, unknown>, body: Buffer, start: number, end: number): void {
+  Object.defineProperty(record, 'Data', {
+    enumerable: true,
+    configurable: true,
+    get() {
+      const data = Buffer.from(body.toString('latin1', start, end), 'base64');
+      Object.defineProperty(record, 'Data', { value: data, enumerable: true, configurable: true, writable: true });
+      return data;
+    },
+  });
+}
+
+/**
+ * A GetRecords response body as the SDK returns it: Data as bytes, arrival times as Dates. The
+ * data strings (nearly all of a response) are cut out before JSON.parse and each record's Data
+ * is decoded from the body only when read.
+ */
 export function decodeGetRecordsBody(body: Uint8Array): GetRecordsOutput {
   if (body.byteLength === 0) return { Records: [] };
-  const parsed = parseJson(asBuffer(body)) as { Records?: Record<string, unknown>[] };
+  const bytes = asBuffer(body);
+  const spans = dataSpans(bytes);
+  const outline: Buffer[] = [];
+  let at = 0;
+  for (const [start, end] of spans ?? []) {
+    outline.push(bytes.subarray(at, start));
+    at = end;
+  }
+  outline.push(bytes.subarray(at));
+  const parsed = parseJson(spans === null ? bytes : Buffer.concat(outline)) as { Records?: Record<string, unknown>[] };
+  const records = parsed.Records ?? [];
+  if (spans !== null && (records.length !== spans.length || records.some((r) => r.Data !== ''))) {
+    // Data fields not where the scan put them: read the body whole.
+    return decodeGetRecordsBodyWhole(bytes);
+  }
+  records.forEach((record, i) => {
+    const span = spans?.[i];
+    if (span !== undefined) defineLazyData(record, bytes, span[0], span[1]);
+    else if (typeof record.Data === 'string') record.Data = Buffer.from(record.Data, 'base64');
+    arrivalAsDate(record);
+  });
+  return parsed as GetRecordsOutput;
+}
+
+function decodeGetRecordsBodyWhole(bytes: Buffer): GetRecordsOutput {
+  const parsed = parseJson(bytes) as { Records?: Record<string, unknown>[] };
   for (const record of parsed.Records ?? []) {
     if (typeof record.Data === 'string') record.Data = Buffer.from(record.Data, 'base64');
-    if (typeof record.ApproximateArrivalTimestamp === 'number') {
-      record.ApproximateArrivalTimestamp = new Date(Math.round(record.ApproximateArrivalTimestamp * 1000));
-    }
+    arrivalAsDate(record);
   }
   return parsed as GetRecordsOutput;
+}
+
+function arrivalAsDate(record: Record<string, unknown>): void {
+  if (typeof record.ApproximateArrivalTimestamp === 'number') {
+    record.ApproximateArrivalTimestamp = new Date(Math.round(record.ApproximateArrivalTimestamp * 1000));
+  }
 }
 
 /** The error a non-2xx response stands for: its type from the body's __type or the x-amzn-errortype header. */

@@ -137,6 +137,29 @@ describe('KinesisRecordsClient', () => {
     );
   });
 
+  test('GetRecords bodies the data scan cannot cut are read whole, to the same result', () => {
+    const data = [randomBytes(300), Buffer.from([0xfb, 0xff, 0xbf]), Buffer.alloc(0)];
+    const records = (partitionKeys: string[]): Record<string, unknown>[] =>
+      partitionKeys.map((key, i) => ({ Data: (data[i] as Buffer).toString('base64'), PartitionKey: key, SequenceNumber: String(i), ApproximateArrivalTimestamp: 1.5 }));
+    const bodies = [
+      // A partition key holding the field pattern (escaped in JSON, so never mistaken for it).
+      JSON.stringify({ Records: records(['x","Data":"y', '"Data":"', 'plain']), NextShardIterator: 'I' }),
+      // Pretty-printed: the pattern is not found, the record count tells.
+      JSON.stringify({ Records: records(['a', 'b', 'c']), NextShardIterator: 'I' }, null, 2),
+      // Slashes escaped as \/ (valid JSON): the scan refuses the escaped value.
+      JSON.stringify({ Records: records(['a', 'b', 'c']), NextShardIterator: 'I' }).replaceAll('/', '\\/'),
+    ];
+    for (const body of bodies) {
+      const decoded = decodeGetRecordsBody(Buffer.from(body));
+      assert.deepEqual(
+        decoded.Records?.map((r) => [Buffer.from(r.Data ?? new Uint8Array(0)), r.PartitionKey, r.ApproximateArrivalTimestamp?.getTime()]),
+        (JSON.parse(body) as { Records: { PartitionKey: string }[] }).Records.map((r, i) => [data[i], r.PartitionKey, 1500]),
+        body.slice(0, 60),
+      );
+      assert.equal(decoded.NextShardIterator, 'I');
+    }
+  });
+
   test('encode and decode stand alone', () => {
     const body = JSON.parse(encodePutRecordsBody({ StreamARN: 'arn:aws:kinesis:us-east-1:1:stream/s', Records: [] }).toString()) as unknown;
     assert.deepEqual(body, { StreamARN: 'arn:aws:kinesis:us-east-1:1:stream/s', Records: [] });
