@@ -63,6 +63,7 @@
  * none); tags are ignored; key = sub-record partition key, timestamp = arrival time. Unlike KCL,
  * sub-records whose hash key lies outside the shard are NOT dropped.
  */
+import { isAscii } from 'node:buffer';
 import { decodeAggregate, AggregateBuilder, KplDecodeError, type KplRecord, type KplTag } from './kpl.js';
 import {
   explicitHashKeyFor,
@@ -149,6 +150,8 @@ function toBuffer(data: Uint8Array): Buffer {
 /** The key as a Kinesis partition key, when that is lossless; null otherwise. */
 export function losslessPartitionKey(key: Buffer | null): string | null {
   if (key === null || key.length === 0 || key.length > MAX_PARTITION_KEY_UNITS * 3) return null;
+  // Most keys are ASCII: one byte per character, nothing to validate.
+  if (isAscii(key)) return key.length <= MAX_PARTITION_KEY_UNITS ? key.toString('latin1') : null;
   let text: string;
   try {
     text = strictUtf8.decode(key);

@@ -51,20 +51,32 @@ function asBuffer(data: Uint8Array): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
-/** The JSON body of a PutRecords call, with each Data written by Buffer's base64 encoder. */
+/** The JSON body of a PutRecords call, each Data written by Buffer's base64 encoder, in one allocation. */
 export function encodePutRecordsBody(input: PutRecordsInput): Buffer {
   const { Records: records = [], ...stream } = input;
   const head = JSON.stringify(stream);
-  const parts: Buffer[] = [Buffer.from(`${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"Records":[`)];
+  // Text parts (JSON, UTF-8) alternate with base64 parts (ASCII): [text, b64, text, b64, ..., text].
+  const texts: string[] = [`${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"Records":[`];
+  const datas: string[] = [];
   records.forEach((record: PutRecordsRequestEntry, i) => {
     const { Data: data, ...fields } = record;
     const rest = JSON.stringify(fields);
-    parts.push(Buffer.from(`${i > 0 ? ',' : ''}${rest.slice(0, -1)}${rest.length > 2 ? ',' : ''}"Data":"`));
-    parts.push(Buffer.from(asBuffer(data ?? new Uint8Array(0)).toString('base64'), 'latin1'));
-    parts.push(Buffer.from('"}'));
+    texts[texts.length - 1] += `${i > 0 ? ',' : ''}${rest.slice(0, -1)}${rest.length > 2 ? ',' : ''}"Data":"`;
+    datas.push(asBuffer(data ?? new Uint8Array(0)).toString('base64'));
+    texts.push('"}');
   });
-  parts.push(Buffer.from(']}'));
-  return Buffer.concat(parts);
+  texts[texts.length - 1] += ']}';
+  let size = 0;
+  for (const text of texts) size += Buffer.byteLength(text, 'utf8');
+  for (const data of datas) size += data.length;
+  const body = Buffer.allocUnsafe(size);
+  let at = 0;
+  texts.forEach((text, i) => {
+    at += body.write(text, at, 'utf8');
+    const data = datas[i];
+    if (data !== undefined) at += body.write(data, at, 'latin1');
+  });
+  return body;
 }
 
 /** Parses a JSON response as the SDK does: a null field is an absent one (kinesis-mock writes `"ErrorCode": null`). */
