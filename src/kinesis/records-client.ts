@@ -32,6 +32,9 @@ import type { CallObserver, ObservedCall } from '../metrics/aws-observer.js';
 import { isThrottle } from './client.js';
 
 const TARGET_PREFIX = 'Kinesis_20131202.';
+/** The Kinesis operations called here (the IAM policy must allow them, as it does the SDK calls). */
+export const RECORDS_CLIENT_OPERATIONS = ['PutRecords', 'GetRecords'] as const;
+type RecordsOperation = (typeof RECORDS_CLIENT_OPERATIONS)[number];
 const CONTENT_TYPE = 'application/x-amz-json-1.1';
 
 /** A Kinesis error response: `name` is the service's error type, as on the SDK's exceptions. */
@@ -216,7 +219,7 @@ export class KinesisRecordsClient {
     return this.sdk.send(new GetShardIteratorCommand(input));
   }
 
-  private async call<T>(operation: string, input: object, body: Buffer, parse: (body: Buffer) => T): Promise<T> {
+  private async call<T>(operation: RecordsOperation, input: object, body: Buffer, parse: (body: Buffer) => T): Promise<T> {
     const started = performance.now();
     let output: T;
     try {
@@ -243,8 +246,12 @@ export class KinesisRecordsClient {
     }
   }
 
-  private async send(operation: string, body: Buffer): Promise<Buffer> {
-    const { endpoint, signer } = await (this.target ??= this.resolveTarget());
+  private async send(operation: RecordsOperation, body: Buffer): Promise<Buffer> {
+    this.target ??= this.resolveTarget().catch((err: unknown) => {
+      this.target = undefined; // resolved again on the next call (credentials or region may come later)
+      throw err;
+    });
+    const { endpoint, signer } = await this.target;
     const request = new HttpRequest({
       method: 'POST',
       protocol: endpoint.protocol,

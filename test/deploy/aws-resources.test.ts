@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { gatewayTableSpecs, TableNames, type TableSpec } from '../../src/aws/dynamodb.js';
+import { RECORDS_CLIENT_OPERATIONS } from '../../src/kinesis/records-client.js';
 import { REPO_ROOT } from './helm.js';
 
 const TEMPLATE_PATH = join(REPO_ROOT, 'deploy', 'cloudformation', 'gateway.yaml');
@@ -34,9 +35,12 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-/** Every `XxxCommand` imported from @aws-sdk/client-<service> anywhere under src/, as IAM actions. */
+/**
+ * Every `XxxCommand` imported from @aws-sdk/client-<service> anywhere under src/, and the
+ * operations the records client calls without the SDK's commands, as IAM actions.
+ */
 function actionsCalledByCode(): Set<string> {
-  const actions = new Set<string>();
+  const actions = new Set<string>(RECORDS_CLIENT_OPERATIONS.map((operation) => `kinesis:${operation}`));
   const importPattern = /import\s*(?:type\s*)?\{([^}]*)\}\s*from\s*['"]@aws-sdk\/client-(kinesis|dynamodb)['"]/g;
   for (const file of sourceFiles(join(REPO_ROOT, 'src'))) {
     for (const match of readFileSync(file, 'utf8').matchAll(importPattern)) {
