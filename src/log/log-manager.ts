@@ -468,6 +468,7 @@ export class LogManager {
         pollIntervalMs: this.options.pollIntervalMs,
         indexIntervalBytes: this.options.indexIntervalBytes,
         indexIntervalMs: this.options.indexIntervalMs,
+        writesUnderWay: () => this.writers.get(topic.topicId)?.hasPending(partition) === true,
       },
       () => current.epoch,
       this.logger,

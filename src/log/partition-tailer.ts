@@ -6,6 +6,9 @@ import type { PartitionLog } from './partition-log.js';
 import { PartitionReader, partitionShards, startAt, type PartitionSource, type ReadStart } from './partition-reader.js';
 import type { StoredBatch } from './stored-batch.js';
 
+/** How much longer the poll waits while this gateway's writes to the partition are under way. */
+const POLL_SLOWDOWN_WHILE_WRITING = 4;
+
 export interface TailerOptions {
   /** Pause between GetRecords calls once caught up (Kinesis allows 5 per second per shard). */
   readonly pollIntervalMs: number;
@@ -13,6 +16,8 @@ export interface TailerOptions {
   readonly indexIntervalBytes: number;
   /** ...or after this long while records flow. */
   readonly indexIntervalMs: number;
+  /** Whether writes of this gateway to the partition are waiting or under way (each kicks a read when done). */
+  readonly writesUnderWay?: () => boolean;
 }
 
 /**
@@ -114,8 +119,18 @@ export class PartitionTailer {
         }
         // At the tip, wait for the next write (a kick) or poll: reading again at once would
         // mostly come back empty, a call that costs Kinesis's read budget and CPU here. Keep
-        // within Kinesis's 5 reads per second per shard, kicked or not.
-        if (step.atTip) await this.sleep(Math.max(0, this.options.pollIntervalMs - (Date.now() - stepStarted)), !this.kickPending);
+        // within Kinesis's 5 reads per second per shard, kicked or not. While this gateway's
+        // writes are under way each one kicks a read when done, which also brings any foreign
+        // records: the poll between them waits longer.
+        if (step.atTip) {
+          const elapsedMs = Date.now() - stepStarted;
+          if (this.kickPending) await this.sleep(Math.max(0, this.options.pollIntervalMs - elapsedMs), false);
+          else {
+            const writing = this.options.writesUnderWay?.() === true;
+            const pollMs = writing ? this.options.pollIntervalMs * POLL_SLOWDOWN_WHILE_WRITING : this.options.pollIntervalMs;
+            await this.sleep(Math.max(0, pollMs - elapsedMs), true);
+          }
+        }
       } catch (err) {
         if (!this.running) break;
         if (isThrottle(err)) {
