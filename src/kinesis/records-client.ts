@@ -275,19 +275,27 @@ export class KinesisRecordsClient {
     return bytes;
   }
 
-  /** The SDK client's endpoint (its custom endpoint, or its endpoint rules for the region) and signer. */
+  /**
+   * The SDK client's endpoint and signer. The endpoint is found as the SDK finds it: the client's
+   * endpoint setting, else one configured for the service (AWS_ENDPOINT_URL_KINESIS or the shared
+   * config file), else the endpoint rules for the region.
+   */
   private async resolveTarget(): Promise<{ endpoint: Target; signer: RequestSigner }> {
     const config = this.sdk.config;
     let endpoint: Target;
+    const configured = config.endpoint === undefined && !config.ignoreConfiguredEndpointUrls ? await config.serviceConfiguredEndpoint?.() : undefined;
     if (config.endpoint !== undefined) {
       const custom = await config.endpoint();
       endpoint = { protocol: custom.protocol, hostname: custom.hostname, ...(custom.port !== undefined ? { port: custom.port } : {}), path: custom.path };
     } else {
-      const { url } = config.endpointProvider({
-        Region: await config.region(),
-        UseFIPS: await config.useFipsEndpoint(),
-        UseDualStack: await config.useDualstackEndpoint(),
-      });
+      const { url } =
+        configured !== undefined
+          ? { url: new URL(configured) }
+          : config.endpointProvider({
+              Region: await config.region(),
+              UseFIPS: await config.useFipsEndpoint(),
+              UseDualStack: await config.useDualstackEndpoint(),
+            });
       endpoint = {
         protocol: url.protocol,
         hostname: url.hostname,

@@ -96,6 +96,21 @@ describe('KinesisRecordsClient', () => {
   });
 
   const children = [{ ShardId: 'shardId-000000000002', ParentShards: ['shardId-000000000000'], HashKeyRange: { StartingHashKey: '0', EndingHashKey: '9' } }];
+  test('an endpoint configured for the service (AWS_ENDPOINT_URL_KINESIS) is used, as by the SDK', async () => {
+    process.env.AWS_ENDPOINT_URL_KINESIS = 'http://127.0.0.1:4599';
+    try {
+      const sdk = answering('{"FailedRecordCount":0,"Records":[]}');
+      const ours = answering('{"FailedRecordCount":0,"Records":[]}');
+      await sdkClient(sdk, { region: 'eu-west-1' }).send(new PutRecordsCommand({ StreamName: 's', Records: [] }));
+      await new KinesisRecordsClient(sdkClient(ours, { region: 'eu-west-1' })).putRecords({ StreamName: 's', Records: [] });
+      const where = (request: HttpRequest | undefined): unknown[] => [request?.protocol, request?.hostname, request?.port];
+      assert.deepEqual(where(sdk.requests[0]), ['http:', '127.0.0.1', 4599]);
+      assert.deepEqual(where(ours.requests[0]), where(sdk.requests[0]));
+    } finally {
+      delete process.env.AWS_ENDPOINT_URL_KINESIS;
+    }
+  });
+
   for (const [text, entries, childShards] of [
     ['UTF-8 body, child shards', ENTRIES, children],
     ['ASCII body, null fields', ENTRIES.filter((e) => /^[\x20-\x7e]*$/.test(e.PartitionKey ?? '')), null],
