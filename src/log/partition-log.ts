@@ -1,8 +1,5 @@
 import { isProducerBatch, type OwnBatch, type ProducerBatchIdentity, type StoredBatch } from './stored-batch.js';
 
-/** Own batches waiting for the tailer, by bytes: more is a tailer far behind, which decodes instead. */
-const MAX_OWN_BATCH_BYTES = 64 * 1024 * 1024;
-
 /** What a read from the in-memory tail returns. */
 export type TailRead =
   | { readonly kind: 'batches'; readonly batches: readonly StoredBatch[] }
@@ -147,7 +144,8 @@ export class PartitionLog {
 
   /**
    * Notes the stored batch of a record this leader just wrote, so that the tailer reading it
-   * back need not decode it. The oldest are dropped past a bound (the tailer then decodes).
+   * back need not decode it. Held up to the tail cache's size (more means a tailer far behind,
+   * which decodes instead): the oldest are dropped first.
    */
   expectOwnBatch(shardId: string, sequenceNumber: string, batch: OwnBatch): void {
     const key = `${shardId}/${sequenceNumber}`;
@@ -155,20 +153,30 @@ export class PartitionLog {
     this.ownBatches.set(key, batch);
     this.ownBatchBytes += batch.bytes.length;
     for (const [oldest, dropped] of this.ownBatches) {
-      if (this.ownBatchBytes <= MAX_OWN_BATCH_BYTES) break;
-      this.ownBatches.delete(oldest);
-      this.ownBatchBytes -= dropped.bytes.length;
+      if (this.ownBatchBytes <= this.maxCachedBytes) break;
+      this.dropOwnBatch(oldest, dropped);
     }
   }
 
-  /** The own batch written as this Kinesis record, once: undefined when not noted (or dropped). */
+  /**
+   * The own batch written as this Kinesis record, once: undefined when not noted (or dropped).
+   * Batches noted before it are dropped: the tailer reads in write order, so it went past them
+   * (read before they were noted, and decoded).
+   */
   takeOwnBatch(shardId: string, sequenceNumber: string): OwnBatch | undefined {
     const key = `${shardId}/${sequenceNumber}`;
     const batch = this.ownBatches.get(key);
     if (batch === undefined) return undefined;
+    for (const [older, dropped] of this.ownBatches) {
+      this.dropOwnBatch(older, dropped);
+      if (older === key) break;
+    }
+    return batch;
+  }
+
+  private dropOwnBatch(key: string, batch: OwnBatch): void {
     this.ownBatches.delete(key);
     this.ownBatchBytes -= batch.bytes.length;
-    return batch;
   }
 
   /** How many written records are still waited for (produce requests that have not learnt their offsets). */

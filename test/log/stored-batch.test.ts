@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { fromKinesisRecord, toKplRecords, type BatchIdentity, type GatewayRecord } from '../../src/kinesis/record-formats.js';
 import { PartitionLog } from '../../src/log/partition-log.js';
-import { buildStoredBatches, encodeOwnBatch, ownStoredBatch, type KinesisRecordMeta } from '../../src/log/stored-batch.js';
+import { buildStoredBatches, encodeOwnBatch, ownStoredBatch, type KinesisRecordMeta, type OwnBatch } from '../../src/log/stored-batch.js';
 import { decodeBatch } from '../../src/protocol/records/record-batch.js';
 
 const IDENTITY: BatchIdentity = { producerId: 4242n, producerEpoch: 3, baseSequence: 17, attributes: 0 };
@@ -75,20 +75,39 @@ describe('own batches', () => {
 });
 
 describe('PartitionLog own batches', () => {
+  const own = (bytes: number): OwnBatch => encodeOwnBatch([{ key: null, value: Buffer.alloc(bytes), headers: [], timestamp: 0n }], null);
+
   test('each is taken once, by shard and sequence number', () => {
     const log = new PartitionLog('t', 0, 0n, 1 << 20);
-    const own = encodeOwnBatch(mixedRecords(3), null);
-    log.expectOwnBatch('shard-a', '1', own);
+    const batch = own(10);
+    log.expectOwnBatch('shard-a', '1', batch);
     assert.equal(log.takeOwnBatch('shard-b', '1'), undefined);
-    assert.equal(log.takeOwnBatch('shard-a', '1'), own);
+    assert.equal(log.takeOwnBatch('shard-a', '1'), batch);
     assert.equal(log.takeOwnBatch('shard-a', '1'), undefined);
   });
 
-  test('past the byte bound the oldest are dropped (the tailer decodes those)', () => {
+  test('taking one drops those noted before it (the tailer went past them)', () => {
     const log = new PartitionLog('t', 0, 0n, 1 << 20);
-    const big = encodeOwnBatch([{ key: null, value: Buffer.alloc(20 * 1024 * 1024), headers: [], timestamp: 0n }], null);
-    for (const sequence of ['1', '2', '3', '4']) log.expectOwnBatch('s', sequence, big);
+    const batches = ['1', '2', '3'].map((sequence) => {
+      const batch = own(10);
+      log.expectOwnBatch('s', sequence, batch);
+      return batch;
+    });
+    assert.equal(log.takeOwnBatch('s', '2'), batches[1]);
     assert.equal(log.takeOwnBatch('s', '1'), undefined);
-    for (const sequence of ['2', '3', '4']) assert.equal(log.takeOwnBatch('s', sequence), big);
+    assert.equal(log.takeOwnBatch('s', '3'), batches[2]);
+  });
+
+  test('held up to the tail cache size: past it the oldest are dropped (the tailer decodes those)', () => {
+    const log = new PartitionLog('t', 0, 0n, 3 << 20);
+    const big = (): OwnBatch => own(1 << 20);
+    const batches = ['1', '2', '3', '4'].map((sequence) => {
+      const batch = big();
+      log.expectOwnBatch('s', sequence, batch);
+      return batch;
+    });
+    assert.equal(log.takeOwnBatch('s', '1'), undefined);
+    assert.equal(log.takeOwnBatch('s', '2'), undefined);
+    assert.equal(log.takeOwnBatch('s', '4'), batches[3]);
   });
 });
