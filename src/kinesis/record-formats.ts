@@ -96,7 +96,7 @@ export interface BatchIdentity {
   attributes: number;
 }
 
-/** A kpl aggregate for PutRecords, with the records it holds (its first is the batch's `firstIndex`th). */
+/** A kpl aggregate for PutRecords, with the Kafka records it holds. */
 export interface KplPutEntry extends KinesisPutEntry {
   readonly records: readonly GatewayRecord[];
   /** Which of its batch's aggregates this is: only the first carries the batch identity. */

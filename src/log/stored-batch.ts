@@ -53,7 +53,13 @@ function toKafkaRecords(records: readonly GatewayRecord[], baseTimestamp: bigint
 type Identity = ProducerBatchIdentity | null;
 
 /** One run of records as a RecordBatch: the one encoding of records decoded from Kinesis. */
-function encodeRun(records: readonly GatewayRecord[], identity: Identity, logAppendTime: boolean, baseOffset: bigint, leaderEpoch: number): { bytes: Buffer; maxTimestamp: bigint } {
+function encodeRun(
+  records: readonly GatewayRecord[],
+  identity: Identity,
+  logAppendTime: boolean,
+  baseOffset: bigint,
+  leaderEpoch: number,
+): { bytes: Buffer; maxTimestamp: bigint } {
   const baseTimestamp = records.reduce((min, r) => (r.timestamp < min ? r.timestamp : min), (records[0] as GatewayRecord).timestamp);
   const maxTimestamp = records.reduce((max, r) => (r.timestamp > max ? r.timestamp : max), baseTimestamp);
   const bytes = encodeBatchSync({
