@@ -209,8 +209,9 @@ export class Writer {
   private ensure(n: number): number {
     const at = this.offset;
     if (at + n > this.buf.length) {
-      let size = this.buf.length * 2;
-      while (size < at + n) size *= 2;
+      // Twice what is needed now: a response of several large record sets (Fetch) is copied
+      // once or twice while it grows, not once per doubling.
+      const size = Math.max(this.buf.length * 2, (at + n) * 2);
       const next = Buffer.allocUnsafe(size);
       this.buf.copy(next, 0, 0, at);
       this.buf = next;
