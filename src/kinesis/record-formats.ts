@@ -143,7 +143,8 @@ export const KAFKA_FORMAT_KEY_PREFIX = 'kkg.kafka:';
 const MAX_PARTITION_KEY_UNITS = 256;
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-function toBuffer(data: Uint8Array): Buffer {
+/** A Buffer view of the bytes (no copy). */
+export function toBuffer(data: Uint8Array): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 

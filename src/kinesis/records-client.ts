@@ -28,8 +28,9 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { HttpRequest } from '@smithy/core/protocols';
 import type { RequestSigner } from '@smithy/types';
-import type { CallObserver, ObservedCall } from '../metrics/aws-observer.js';
+import { serviceErrorName, type CallObserver, type ObservedCall } from '../metrics/aws-observer.js';
 import { isThrottle } from './client.js';
+import { toBuffer } from './record-formats.js';
 
 const TARGET_PREFIX = 'Kinesis_20131202.';
 /** The Kinesis operations called here (the IAM policy must allow them, as it does the SDK calls). */
@@ -50,10 +51,6 @@ export class KinesisServiceError extends Error {
   }
 }
 
-function asBuffer(data: Uint8Array): Buffer {
-  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-}
-
 /** The JSON body of a PutRecords call, each Data written by Buffer's base64 encoder, in one allocation. */
 export function encodePutRecordsBody(input: PutRecordsInput): Buffer {
   const { Records: records = [], ...stream } = input;
@@ -65,7 +62,7 @@ export function encodePutRecordsBody(input: PutRecordsInput): Buffer {
     const { Data: data, ...fields } = record;
     const rest = JSON.stringify(fields);
     texts[texts.length - 1] += `${i > 0 ? ',' : ''}${rest.slice(0, -1)}${rest.length > 2 ? ',' : ''}"Data":"`;
-    datas.push(asBuffer(data ?? new Uint8Array(0)).toString('base64'));
+    datas.push(toBuffer(data ?? new Uint8Array(0)).toString('base64'));
     texts.push('"}');
   });
   texts[texts.length - 1] += ']}';
@@ -135,25 +132,23 @@ function defineLazyData(record: Record<string, unknown>, body: Buffer, start: nu
  */
 export function decodeGetRecordsBody(body: Uint8Array): GetRecordsOutput {
   if (body.byteLength === 0) return { Records: [] };
-  const bytes = asBuffer(body);
+  const bytes = toBuffer(body);
   const spans = dataSpans(bytes);
+  if (spans === null) return decodeGetRecordsBodyWhole(bytes);
   const outline: Buffer[] = [];
   let at = 0;
-  for (const [start, end] of spans ?? []) {
+  for (const [start, end] of spans) {
     outline.push(bytes.subarray(at, start));
     at = end;
   }
   outline.push(bytes.subarray(at));
-  const parsed = parseJson(spans === null ? bytes : Buffer.concat(outline)) as { Records?: Record<string, unknown>[] };
+  const parsed = parseJson(Buffer.concat(outline)) as { Records?: Record<string, unknown>[] };
   const records = parsed.Records ?? [];
-  if (spans !== null && (records.length !== spans.length || records.some((r) => r.Data !== ''))) {
-    // Data fields not where the scan put them: read the body whole.
-    return decodeGetRecordsBodyWhole(bytes);
-  }
+  // Data fields not where the scan put them: read the body whole.
+  if (records.length !== spans.length || records.some((r) => r.Data !== '')) return decodeGetRecordsBodyWhole(bytes);
   records.forEach((record, i) => {
-    const span = spans?.[i];
-    if (span !== undefined) defineLazyData(record, bytes, span[0], span[1]);
-    else if (typeof record.Data === 'string') record.Data = Buffer.from(record.Data, 'base64');
+    const [start, end] = spans[i] as [number, number];
+    defineLazyData(record, bytes, start, end);
     arrivalAsDate(record);
   });
   return parsed as GetRecordsOutput;
@@ -229,7 +224,7 @@ export class KinesisRecordsClient {
         operation,
         durationMs: performance.now() - started,
         outcome: isThrottle(err) ? 'throttled' : 'error',
-        errorName: err instanceof Error ? err.name : 'Error',
+        errorName: serviceErrorName(err),
         input,
       });
       throw err;
@@ -282,27 +277,22 @@ export class KinesisRecordsClient {
    */
   private async resolveTarget(): Promise<{ endpoint: Target; signer: RequestSigner }> {
     const config = this.sdk.config;
-    let endpoint: Target;
-    const configured = config.endpoint === undefined && !config.ignoreConfiguredEndpointUrls ? await config.serviceConfiguredEndpoint?.() : undefined;
+    const signer = await config.signer();
     if (config.endpoint !== undefined) {
       const custom = await config.endpoint();
-      endpoint = { protocol: custom.protocol, hostname: custom.hostname, ...(custom.port !== undefined ? { port: custom.port } : {}), path: custom.path };
-    } else {
-      const { url } =
-        configured !== undefined
-          ? { url: new URL(configured) }
-          : config.endpointProvider({
-              Region: await config.region(),
-              UseFIPS: await config.useFipsEndpoint(),
-              UseDualStack: await config.useDualstackEndpoint(),
-            });
-      endpoint = {
-        protocol: url.protocol,
-        hostname: url.hostname,
-        ...(url.port !== '' ? { port: Number(url.port) } : {}),
-        path: url.pathname,
-      };
+      const endpoint = { protocol: custom.protocol, hostname: custom.hostname, ...(custom.port !== undefined ? { port: custom.port } : {}), path: custom.path };
+      return { endpoint, signer };
     }
-    return { endpoint, signer: await config.signer() };
+    const configured = config.ignoreConfiguredEndpointUrls ? undefined : await config.serviceConfiguredEndpoint?.();
+    const url =
+      configured !== undefined
+        ? new URL(configured)
+        : config.endpointProvider({
+            Region: await config.region(),
+            UseFIPS: await config.useFipsEndpoint(),
+            UseDualStack: await config.useDualstackEndpoint(),
+          }).url;
+    const endpoint = { protocol: url.protocol, hostname: url.hostname, ...(url.port !== '' ? { port: Number(url.port) } : {}), path: url.pathname };
+    return { endpoint, signer };
   }
 }
