@@ -310,7 +310,8 @@ export class LogManager {
     for (let step = 0; step < LOCATE_MAX_ANCHORS && end > led.log.logStartOffset; step++) {
       const anchor = await this.index.floor(led.topic.topicId, led.partition, end - 1n);
       if (anchor === undefined) return undefined;
-      const reader = this.readerAt(led, anchor);
+      // An expired anchor would count offsets from the wrong record: fail (cannot tell) instead.
+      const reader = this.readerAt(led, anchor, { mustExist: true });
       let earliestArrival: bigint | undefined;
       while (reader.nextOffset < end) {
         const read = await reader.step();

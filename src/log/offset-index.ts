@@ -11,15 +11,19 @@
  *
  * Writing an anchor is idempotent: offsets are a function of what is in Kinesis, so any two
  * writers of the same (log, offset) write the same position.
+ *
+ * The same table holds one log end per partition (LogEnd), under partition key
+ * `${topicId}#${partition}#end` and sort key offset 0, without timeKey (so not in `by-time`).
  */
 import {
   BatchWriteItemCommand,
+  GetItemCommand,
   PutItemCommand,
   QueryCommand,
   type DynamoDBClient,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
-import { OFFSET_INDEX_TIME_INDEX, attrN, attrS, readBigInt, readN, readS, type Item } from '../aws/dynamodb.js';
+import { OFFSET_INDEX_TIME_INDEX, attrN, attrS, isConditionFailed, readBigInt, readN, readS, type Item } from '../aws/dynamodb.js';
 
 export interface IndexAnchor {
   /** The anchored record's offset in its partition. */
@@ -34,6 +38,25 @@ export interface IndexAnchor {
    * never decreases as offsets grow. See firstAtOrAfterTimestamp.
    */
   timestampMs: number;
+}
+
+/**
+ * Where a partition's log ended when its leader last recorded it (at rest after new records, and
+ * when it stops): the next record of the partition after Kinesis record `afterSequenceNumber` of
+ * shard `shardId` (or after the shard's start, when undefined) gets offset `nextOffset`.
+ *
+ * An anchor names a record, which Kinesis expires after the retention period; a partition with
+ * no writes for that long would have nothing left to count its offsets from. The log end names
+ * a place between records, which stays true after they expire: a leader starting after it
+ * counts on from nextOffset, so new records never reuse offsets consumers have seen.
+ */
+export interface LogEnd {
+  readonly nextOffset: bigint;
+  readonly shardId: string;
+  /** The last Kinesis record read in the shard (of any partition); undefined: none yet. */
+  readonly afterSequenceNumber?: string;
+  /** The greatest record timestamp up to nextOffset (anchors carry it on). */
+  readonly maxTimestampMs: number;
 }
 
 export interface OffsetIndex {
@@ -71,7 +94,11 @@ export interface OffsetIndex {
    * walking the table backwards from its candidate.
    */
   firstAtOrAfterTimestamp(topicId: string, partition: number, timestampMs: number): Promise<IndexAnchor | undefined>;
-  /** Removes every anchor of the partition (topic deletion). */
+  /** Records the log end; a log end with a smaller nextOffset than the one stored is not written. */
+  putEnd(topicId: string, partition: number, end: LogEnd): Promise<void>;
+  /** The partition's recorded log end. */
+  end(topicId: string, partition: number): Promise<LogEnd | undefined>;
+  /** Removes every anchor and the log end of the partition (topic deletion). */
   deletePartition(topicId: string, partition: number): Promise<void>;
 }
 
@@ -120,6 +147,8 @@ function fromItem(item: Item): IndexAnchor {
     timestampMs: readN(item, 'timestampMs'),
   };
 }
+
+const endKey = (topicId: string, partition: number): string => `${logKey(topicId, partition)}#end`;
 
 const BATCH_WRITE_MAX = 25;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -194,8 +223,54 @@ export class DynamoOffsetIndex implements OffsetIndex {
     return earliestAtOrAfter ?? (await this.first(topicId, partition));
   }
 
+  async putEnd(topicId: string, partition: number, end: LogEnd): Promise<void> {
+    checkOffset(end.nextOffset);
+    if (!Number.isSafeInteger(end.maxTimestampMs)) throw new RangeError(`invalid timestamp ${end.maxTimestampMs}`);
+    const item: Item = {
+      log: attrS(endKey(topicId, partition)),
+      offset: attrN(0n),
+      nextOffset: attrN(end.nextOffset),
+      shardId: attrS(end.shardId),
+      maxTimestampMs: attrN(end.maxTimestampMs),
+      ...(end.afterSequenceNumber !== undefined ? { sequenceNumber: attrS(end.afterSequenceNumber) } : {}),
+    };
+    try {
+      // Only forward: a leader that lost its lease may still write an older (true, but less useful) end.
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(#next) OR #next <= :next',
+          ExpressionAttributeNames: { '#next': 'nextOffset' },
+          ExpressionAttributeValues: { ':next': attrN(end.nextOffset) },
+        }),
+      );
+    } catch (err) {
+      if (!isConditionFailed(err)) throw err;
+    }
+  }
+
+  async end(topicId: string, partition: number): Promise<LogEnd | undefined> {
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.tableName, Key: { log: attrS(endKey(topicId, partition)), offset: attrN(0n) }, ConsistentRead: true }),
+    );
+    const item = out.Item;
+    if (item === undefined) return undefined;
+    const afterSequenceNumber = item['sequenceNumber'] === undefined ? undefined : readS(item, 'sequenceNumber');
+    return {
+      nextOffset: readBigInt(item, 'nextOffset'),
+      shardId: readS(item, 'shardId'),
+      maxTimestampMs: readN(item, 'maxTimestampMs'),
+      ...(afterSequenceNumber !== undefined ? { afterSequenceNumber } : {}),
+    };
+  }
+
   async deletePartition(topicId: string, partition: number): Promise<void> {
-    const log = logKey(topicId, partition);
+    await this.deleteLog(logKey(topicId, partition));
+    await this.deleteLog(endKey(topicId, partition));
+  }
+
+  private async deleteLog(log: string): Promise<void> {
     let startKey: Item | undefined;
     do {
       const out = await this.client.send(

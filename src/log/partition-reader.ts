@@ -3,7 +3,7 @@ import { errorName } from '../kinesis/client.js';
 import type { KinesisRecordsClient } from '../kinesis/records-client.js';
 import { fromKinesisRecord, type DecodedEntry } from '../kinesis/record-formats.js';
 import { readOrderAcrossPartitionMaps, type ShardInfo } from '../kinesis/lineage.js';
-import type { IndexAnchor } from './offset-index.js';
+import type { IndexAnchor, LogEnd } from './offset-index.js';
 import { buildStoredBatches, ownStoredBatch, type OwnBatch, type StoredBatch } from './stored-batch.js';
 
 /**
@@ -20,6 +20,8 @@ export interface ReadStart {
   readonly shardId: string;
   /** AT_SEQUENCE_NUMBER of this record; undefined reads the shard from its trim horizon. */
   readonly sequenceNumber?: string;
+  /** Start after sequenceNumber (AFTER_SEQUENCE_NUMBER) instead of at it: a log end, not an anchor. */
+  readonly after?: boolean;
   /** Sub-records of this partition to skip in the first record. */
   readonly skip: number;
   /** The offset of the first record read. */
@@ -35,6 +37,13 @@ export interface ReadStart {
 /** A reader's start at an offset index anchor. */
 export function startAt(anchor: IndexAnchor, options: { mustExist?: boolean } = {}): ReadStart {
   return { shardId: anchor.shardId, sequenceNumber: anchor.sequenceNumber, skip: anchor.subIndex, offset: anchor.offset, ...options };
+}
+
+/** A reader's start at a recorded log end: after its record, at its next offset. */
+export function startAfter(end: LogEnd): ReadStart {
+  return end.afterSequenceNumber === undefined
+    ? { shardId: end.shardId, skip: 0, offset: end.nextOffset }
+    : { shardId: end.shardId, sequenceNumber: end.afterSequenceNumber, after: true, skip: 0, offset: end.nextOffset };
 }
 
 /** The stream a partition's records live in, as the reader needs it. */
@@ -57,6 +66,10 @@ export async function partitionShards(source: PartitionSource): Promise<ShardInf
   const counts = [...new Set(source.partitionMaps.map((m) => m.partitionCount))].filter((n) => source.partition < n);
   return readOrderAcrossPartitionMaps(await source.listShards(), source.partition, counts);
 }
+
+type IteratorPosition =
+  | { ShardIteratorType: 'TRIM_HORIZON' }
+  | { ShardIteratorType: 'AT_SEQUENCE_NUMBER' | 'AFTER_SEQUENCE_NUMBER'; StartingSequenceNumber: string };
 
 export interface ReadStep {
   readonly batches: StoredBatch[];
@@ -90,18 +103,26 @@ export class PartitionReader {
   constructor(
     private readonly kinesis: KinesisRecordsClient,
     private readonly source: PartitionSource,
-    private readonly start: ReadStart,
+    readonly start: ReadStart,
     private readonly leaderEpoch: () => number,
     /** The stored batch of a record this process wrote, already encoded (the tailer's reader). */
     private readonly ownBatch: (shardId: string, sequenceNumber: string) => OwnBatch | undefined = () => undefined,
   ) {
     this.nextOffset = start.offset;
     this.skip = start.skip;
-    this.checkStart = start.mustExist === true && start.sequenceNumber !== undefined;
+    this.checkStart = start.mustExist === true && start.sequenceNumber !== undefined && start.after !== true;
   }
 
-  get shardId(): string | undefined {
-    return this.shard?.shardId;
+  /**
+   * Where the reader is between steps, as a log end: the next record of the partition gets
+   * nextOffset. Undefined before the first step and past the end of the lineage.
+   */
+  position(): Omit<LogEnd, 'maxTimestampMs'> | undefined {
+    if (!this.started || this.shard === undefined) return undefined;
+    const afterSequenceNumber = this.lastSequence ?? (this.start.after === true ? this.start.sequenceNumber : undefined);
+    // Still before the start record (an anchor's, not yet read): nothing to record.
+    if (afterSequenceNumber === undefined && this.start.sequenceNumber !== undefined && this.shard.shardId === this.start.shardId) return undefined;
+    return { nextOffset: this.nextOffset, shardId: this.shard.shardId, ...(afterSequenceNumber !== undefined ? { afterSequenceNumber } : {}) };
   }
 
   /** One GetRecords call (or a move to the next shard). */
@@ -179,15 +200,16 @@ export class PartitionReader {
     const shards = await this.source.listShards();
     this.shard = shards.find((s) => s.shardId === this.start.shardId);
     if (this.shard === undefined) {
-      const message = `shard ${this.start.shardId} of stream ${this.source.streamName} no longer exists`;
-      throw this.start.mustExist === true ? new ExpiredPositionError(message) : new Error(message);
+      this.started = false;
+      throw new ExpiredPositionError(`shard ${this.start.shardId} of stream ${this.source.streamName} no longer exists`);
     }
-    this.iterator = await this.getIterator(
-      this.shard.shardId,
-      this.start.sequenceNumber === undefined
-        ? { ShardIteratorType: 'TRIM_HORIZON' }
-        : { ShardIteratorType: 'AT_SEQUENCE_NUMBER', StartingSequenceNumber: this.start.sequenceNumber },
-    );
+    this.iterator = await this.getIterator(this.shard.shardId, this.startPosition());
+  }
+
+  private startPosition(): IteratorPosition {
+    const sequenceNumber = this.start.sequenceNumber;
+    if (sequenceNumber === undefined) return { ShardIteratorType: 'TRIM_HORIZON' };
+    return { ShardIteratorType: this.start.after === true ? 'AFTER_SEQUENCE_NUMBER' : 'AT_SEQUENCE_NUMBER', StartingSequenceNumber: sequenceNumber };
   }
 
   private async advanceShard(): Promise<void> {
@@ -196,31 +218,19 @@ export class PartitionReader {
     const index = order.findIndex((s) => s.shardId === current.shardId);
     const next = order[index + 1];
     this.shard = next;
+    this.lastSequence = undefined;
     this.iterator = next === undefined ? undefined : await this.getIterator(next.shardId, { ShardIteratorType: 'TRIM_HORIZON' });
   }
 
   private iteratorAfterLast(): Promise<string | undefined> {
     const shard = this.shard as ShardInfo;
-    if (this.lastSequence === undefined) {
-      return this.start.sequenceNumber === undefined
-        ? this.getIterator(shard.shardId, { ShardIteratorType: 'TRIM_HORIZON' })
-        : this.getIterator(shard.shardId, {
-            ShardIteratorType: 'AT_SEQUENCE_NUMBER',
-            StartingSequenceNumber: this.start.sequenceNumber,
-          });
+    if (this.lastSequence !== undefined) {
+      return this.getIterator(shard.shardId, { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: this.lastSequence });
     }
-    return this.getIterator(shard.shardId, {
-      ShardIteratorType: 'AFTER_SEQUENCE_NUMBER',
-      StartingSequenceNumber: this.lastSequence,
-    });
+    return this.getIterator(shard.shardId, shard.shardId === this.start.shardId ? this.startPosition() : { ShardIteratorType: 'TRIM_HORIZON' });
   }
 
-  private async getIterator(
-    shardId: string,
-    position:
-      | { ShardIteratorType: 'TRIM_HORIZON' }
-      | { ShardIteratorType: 'AT_SEQUENCE_NUMBER' | 'AFTER_SEQUENCE_NUMBER'; StartingSequenceNumber: string },
-  ): Promise<string | undefined> {
+  private async getIterator(shardId: string, position: IteratorPosition): Promise<string | undefined> {
     const response = await this.kinesis.getShardIterator({ StreamName: this.source.streamName, ShardId: shardId, ...position });
     return response.ShardIterator;
   }

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import { isThrottle } from '../kinesis/client.js';
 import type { KinesisRecordsClient } from '../kinesis/records-client.js';
-import type { IndexAnchor, OffsetIndex } from './offset-index.js';
+import type { IndexAnchor, LogEnd, OffsetIndex } from './offset-index.js';
 import type { PartitionLog } from './partition-log.js';
-import { PartitionReader, partitionShards, startAt, type PartitionSource, type ReadStart } from './partition-reader.js';
+import { ExpiredPositionError, PartitionReader, partitionShards, startAfter, startAt, type PartitionSource, type ReadStart } from './partition-reader.js';
 import type { StoredBatch } from './stored-batch.js';
 
 /** How much longer the poll waits while this gateway's writes to the partition are under way. */
@@ -14,7 +14,7 @@ export interface TailerOptions {
   readonly pollIntervalMs: number;
   /** Write an index anchor after this many bytes of records... */
   readonly indexIntervalBytes: number;
-  /** ...or after this long while records flow. */
+  /** ...or after this long while records flow; and record the log end at most this often. */
   readonly indexIntervalMs: number;
   /** Whether writes of this gateway to the partition are waiting or under way (each kicks a read when done). */
   readonly writesUnderWay?: () => boolean;
@@ -33,6 +33,10 @@ export class PartitionTailer {
   private bytesSinceAnchor = 0;
   private lastAnchorAt = 0;
   private lastAnchorOffset = -1n;
+  /** The nextOffset of the last log end recorded (or started from). */
+  private recordedEndOffset = -1n;
+  private lastEndAt = 0;
+  private endWrite: Promise<void> | undefined;
   /** Greatest record timestamp read so far: anchors carry it, so anchor times never decrease. */
   private maxTimestamp = -1n;
   private loop: Promise<void> | undefined;
@@ -58,25 +62,61 @@ export class PartitionTailer {
   }
 
   /**
-   * Starts reading at the partition's last index anchor (or the start of its first shard) and
-   * resolves once the tail is rebuilt up to the tip of the stream.
+   * Starts reading where the partition's log is last known to be, the recorded log end or the
+   * last index anchor, whichever is further (or the start of its first shard), and resolves once
+   * the tail is rebuilt up to the tip of the stream.
    */
   async start(): Promise<void> {
-    const anchor = await this.index.last(this.topicId, this.source.partition);
-    const start = anchor === undefined ? await this.firstShardStart() : startAt(anchor);
+    const [anchor, end] = await Promise.all([
+      this.index.last(this.topicId, this.source.partition),
+      this.index.end(this.topicId, this.source.partition),
+    ]);
+    let start: ReadStart | undefined;
+    if (end !== undefined && (anchor === undefined || end.nextOffset > anchor.offset)) {
+      start = startAfter(end);
+      this.recordedEndOffset = end.nextOffset;
+    } else if (anchor !== undefined) {
+      start = startAt(anchor, { mustExist: true });
+    } else {
+      start = await this.firstShardStart(0n);
+    }
     if (start === undefined) {
       this.markCaughtUp();
       return;
     }
     this.log.highWatermark = start.offset;
     this.lastAnchorOffset = anchor?.offset ?? -1n;
-    this.maxTimestamp = BigInt(anchor?.timestampMs ?? -1);
-    this.reader = new PartitionReader(this.kinesis, this.source, start, this.leaderEpoch, (shardId, sequenceNumber) =>
-      this.log.takeOwnBatch(shardId, sequenceNumber),
-    );
+    this.maxTimestamp = BigInt(Math.max(anchor?.timestampMs ?? -1, end?.maxTimestampMs ?? -1));
+    this.reader = this.readerFrom(start);
     this.running = true;
     this.loop = this.run();
     await this.caughtUpOnce;
+  }
+
+  private readerFrom(start: ReadStart): PartitionReader {
+    return new PartitionReader(this.kinesis, this.source, start, this.leaderEpoch, (shardId, sequenceNumber) =>
+      this.log.takeOwnBatch(shardId, sequenceNumber),
+    );
+  }
+
+  /**
+   * The start record is gone from Kinesis. After a log end, its shard expired whole: the
+   * partition goes on in the first shard still listed. After an anchor, the records from it to
+   * the end of the log are gone too (no log end after them was recorded, e.g. the leader was
+   * killed and none took over within the retention period); how many is unknown, so offsets
+   * are counted on from the anchor's at the oldest record left.
+   */
+  private async restartAfterExpiry(failed: ReadStart, err: ExpiredPositionError): Promise<void> {
+    const shards = await partitionShards(this.source);
+    const shardListed = shards.some((s) => s.shardId === failed.shardId);
+    const start = shardListed ? { ...failed, mustExist: false } : await this.firstShardStart(failed.offset);
+    if (failed.after !== true && failed.sequenceNumber !== undefined) {
+      this.logger.warn(
+        { topic: this.log.topic, partition: this.log.partition, offset: failed.offset.toString(), reason: err.message },
+        'the newest index anchor expired with no log end recorded after it: offsets continue from the anchor',
+      );
+    }
+    this.reader = start === undefined ? undefined : this.readerFrom(start);
   }
 
   /** Reads again now instead of at the next poll: a write was just acknowledged. */
@@ -87,22 +127,31 @@ export class PartitionTailer {
     wake?.();
   }
 
+  /** Stops reading and records the log end (so a later leader starts after what was read). */
   async stop(): Promise<void> {
     this.running = false;
     this.kick();
     await this.loop;
+    await this.endWrite;
+    await this.recordEnd().catch((err: unknown) => {
+      this.logger.warn({ err, topic: this.log.topic, partition: this.log.partition }, 'recording the log end failed');
+    });
   }
 
-  private async firstShardStart(): Promise<ReadStart | undefined> {
+  private async firstShardStart(offset: bigint): Promise<ReadStart | undefined> {
     const shards = await partitionShards(this.source);
     const first = shards[0];
-    return first === undefined ? undefined : { shardId: first.shardId, skip: 0, offset: 0n };
+    return first === undefined ? undefined : { shardId: first.shardId, skip: 0, offset };
   }
 
   private async run(): Promise<void> {
-    const reader = this.reader as PartitionReader;
     let backoffMs = this.options.pollIntervalMs;
     while (this.running) {
+      const reader = this.reader;
+      if (reader === undefined) {
+        this.markCaughtUp();
+        return;
+      }
       const stepStarted = Date.now();
       try {
         this.kickPending = false;
@@ -123,6 +172,7 @@ export class PartitionTailer {
         // writes are under way each one kicks a read when done, which also brings any foreign
         // records: the poll between them waits longer.
         if (step.atTip) {
+          this.maybeRecordEnd();
           const elapsedMs = Date.now() - stepStarted;
           if (this.kickPending) await this.sleep(Math.max(0, this.options.pollIntervalMs - elapsedMs), false);
           else {
@@ -131,8 +181,11 @@ export class PartitionTailer {
             await this.sleep(Math.max(0, pollMs - elapsedMs), true);
           }
         }
-      } catch (err) {
+      } catch (caught) {
         if (!this.running) break;
+        // Only a reader's first step fails so: the record it was to start at is gone.
+        const err = caught instanceof ExpiredPositionError ? await this.restartAfterExpiry(reader.start, caught).catch((e: unknown) => e) : caught;
+        if (err === undefined) continue;
         if (isThrottle(err)) {
           backoffMs = Math.min(backoffMs * 2, 5000);
         } else {
@@ -159,6 +212,27 @@ export class PartitionTailer {
         };
       }
     });
+  }
+
+  /** At rest after new records: record the log end, at most once per index interval. */
+  private maybeRecordEnd(): void {
+    if (this.endWrite !== undefined || Date.now() - this.lastEndAt < this.options.indexIntervalMs) return;
+    if ((this.reader?.nextOffset ?? -1n) <= this.recordedEndOffset) return;
+    this.endWrite = this.recordEnd()
+      .catch((err: unknown) => {
+        // A missing log end only matters once the partition's records expire.
+        this.logger.warn({ err, topic: this.log.topic, partition: this.log.partition }, 'recording the log end failed');
+      })
+      .finally(() => (this.endWrite = undefined));
+  }
+
+  private async recordEnd(): Promise<void> {
+    const position = this.reader?.position();
+    if (position === undefined || position.nextOffset <= this.recordedEndOffset) return;
+    this.lastEndAt = Date.now();
+    const end: LogEnd = { ...position, maxTimestampMs: Number(this.maxTimestamp) };
+    await this.index.putEnd(this.topicId, this.source.partition, end);
+    this.recordedEndOffset = end.nextOffset;
   }
 
   private maybeAnchor(batches: readonly StoredBatch[]): void {

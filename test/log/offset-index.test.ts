@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { DynamoOffsetIndex, MAX_OFFSET, type IndexAnchor } from '../../src/log/offset-index.js';
+import { DynamoOffsetIndex, MAX_OFFSET, type IndexAnchor, type LogEnd } from '../../src/log/offset-index.js';
 import { startTestDynamo, type TestDynamo } from '../support/dynamodb.js';
 
 let dynamo: TestDynamo;
@@ -213,5 +213,27 @@ describe('DynamoOffsetIndex', () => {
     assert.equal(await index.firstAtOrAfterTimestamp(topicId, 4, 50), undefined);
     assert.deepEqual(await index.last(topicId, 5), anchor(1n, 1));
     await index.deletePartition(topicId, 4);
+  });
+
+  test('the log end only moves forward, is kept apart from the anchors and goes with the partition', async () => {
+    const topicId = randomUUID();
+    assert.equal(await index.end(topicId, 0), undefined);
+    const end: LogEnd = { nextOffset: 20n, shardId: 'shardId-000000000001', afterSequenceNumber: '4963001', maxTimestampMs: 1_700_000_000_000 };
+    await index.putEnd(topicId, 0, end);
+    assert.deepEqual(await index.end(topicId, 0), end);
+    // An older end (a leader that lost its lease) is not written over a newer one.
+    await index.putEnd(topicId, 0, { ...end, nextOffset: 12n, afterSequenceNumber: '4963000' });
+    assert.deepEqual(await index.end(topicId, 0), end);
+    const fresh: LogEnd = { nextOffset: 25n, shardId: 'shardId-000000000003', maxTimestampMs: 1_700_000_000_500 };
+    await index.putEnd(topicId, 0, fresh);
+    assert.deepEqual(await index.end(topicId, 0), fresh);
+    assert.equal(await index.end(topicId, 1), undefined);
+    // Not an anchor: anchor queries do not see it.
+    assert.equal(await index.last(topicId, 0), undefined);
+    assert.equal(await index.firstAtOrAfterTimestamp(topicId, 0, 0), undefined);
+    await index.put(topicId, 0, anchor(3n, 3));
+    await index.deletePartition(topicId, 0);
+    assert.equal(await index.end(topicId, 0), undefined);
+    assert.equal(await index.last(topicId, 0), undefined);
   });
 });

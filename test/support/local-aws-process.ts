@@ -14,16 +14,22 @@ const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
 export type LocalAwsKind = 'kinesalite' | 'dynalite';
 
-export async function startLocalAwsProcess(kind: LocalAwsKind): Promise<LocalService & { readonly pid: number }> {
+export interface LocalAwsProcess extends LocalService {
+  readonly pid: number;
+  /** Moves the stand-in's clock forward (kinesalite then expires records older than the retention period). */
+  advanceClock(ms: number): Promise<void>;
+}
+
+export async function startLocalAwsProcess(kind: LocalAwsKind): Promise<LocalAwsProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN, kind], {
     cwd: REPO,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_NO_WARNINGS: '1' },
   });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-5000)));
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   const endpoint = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
     lines.once('line', (line) => resolve((JSON.parse(line) as { endpoint: string }).endpoint));
     child.once('exit', (code) => reject(new Error(`${kind} exited (${code}) before listening: ${stderr}`)));
   });
@@ -31,6 +37,11 @@ export async function startLocalAwsProcess(kind: LocalAwsKind): Promise<LocalSer
   return {
     pid: child.pid as number,
     endpoint,
+    async advanceClock(ms: number) {
+      const answered = new Promise<void>((resolve) => lines.once('line', () => resolve()));
+      child.stdin?.write(`advance-clock ${ms}\n`);
+      await answered;
+    },
     async close() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
