@@ -172,7 +172,7 @@ export class PartitionTailer {
         // writes are under way each one kicks a read when done, which also brings any foreign
         // records: the poll between them waits longer.
         if (step.atTip) {
-          this.maybeRecordEnd();
+          if (step.batches.length === 0) this.maybeRecordEnd();
           const elapsedMs = Date.now() - stepStarted;
           if (this.kickPending) await this.sleep(Math.max(0, this.options.pollIntervalMs - elapsedMs), false);
           else {
@@ -214,7 +214,11 @@ export class PartitionTailer {
     });
   }
 
-  /** At rest after new records: record the log end, at most once per index interval. */
+  /**
+   * At rest (a read at the tip found nothing new) after new records: record the log end, at most
+   * once per index interval. While records flow the anchors follow them; a leader that dies
+   * then is replaced within a lease TTL, long before anything expires.
+   */
   private maybeRecordEnd(): void {
     if (this.endWrite !== undefined || Date.now() - this.lastEndAt < this.options.indexIntervalMs) return;
     if ((this.reader?.nextOffset ?? -1n) <= this.recordedEndOffset) return;
