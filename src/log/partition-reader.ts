@@ -142,11 +142,14 @@ export class PartitionReader {
       throw err;
     }
     const first = response.Records?.[0];
-    if (this.checkStart && first !== undefined) {
-      this.checkStart = false;
-      if (first.SequenceNumber !== this.start.sequenceNumber) {
+    if (this.checkStart) {
+      // Reading at a record returns it first. Nothing at all, at the tip or the end of a closed
+      // shard, means nothing is left at or after it: it expired too.
+      const nothingLeft = first === undefined && ((response.MillisBehindLatest ?? 0) === 0 || !response.NextShardIterator);
+      if (nothingLeft || (first !== undefined && first.SequenceNumber !== this.start.sequenceNumber)) {
         throw new ExpiredPositionError(`record ${this.start.sequenceNumber} of shard ${this.shard.shardId} is no longer in Kinesis`);
       }
+      if (first !== undefined) this.checkStart = false;
     }
     const batches: StoredBatch[] = [];
     const sequenceNumbers: string[] = [];

@@ -33,7 +33,8 @@ export class PartitionTailer {
   private bytesSinceAnchor = 0;
   private lastAnchorAt = 0;
   private lastAnchorOffset = -1n;
-  /** The nextOffset of the last log end recorded (or started from). */
+  /** The log end recorded when this tailer started, and the nextOffset of the last one recorded since. */
+  private recordedEnd: LogEnd | undefined;
   private recordedEndOffset = -1n;
   private lastEndAt = 0;
   private endWrite: Promise<void> | undefined;
@@ -62,24 +63,23 @@ export class PartitionTailer {
   }
 
   /**
-   * Starts reading where the partition's log is last known to be, the recorded log end or the
-   * last index anchor, whichever is further (or the start of its first shard), and resolves once
-   * the tail is rebuilt up to the tip of the stream.
+   * Starts reading at the partition's last index anchor (or the start of its first shard) and
+   * resolves once the tail is rebuilt up to the tip of the stream. Reading forward from the
+   * anchor fills the tail with the most recent records (consumers a little behind, and
+   * idempotent producers retrying, are served from memory). When the anchor's record has
+   * expired, the recorded log end says where the log goes on.
    */
   async start(): Promise<void> {
     const [anchor, end] = await Promise.all([
       this.index.last(this.topicId, this.source.partition),
       this.index.end(this.topicId, this.source.partition),
     ]);
+    this.recordedEnd = end;
+    this.recordedEndOffset = end?.nextOffset ?? -1n;
     let start: ReadStart | undefined;
-    if (end !== undefined && (anchor === undefined || end.nextOffset > anchor.offset)) {
-      start = startAfter(end);
-      this.recordedEndOffset = end.nextOffset;
-    } else if (anchor !== undefined) {
-      start = startAt(anchor, { mustExist: true });
-    } else {
-      start = await this.firstShardStart(0n);
-    }
+    if (anchor !== undefined) start = startAt(anchor, { mustExist: true });
+    else if (end !== undefined) start = startAfter(end);
+    else start = await this.firstShardStart(0n);
     if (start === undefined) {
       this.markCaughtUp();
       return;
@@ -100,22 +100,30 @@ export class PartitionTailer {
   }
 
   /**
-   * The start record is gone from Kinesis. After a log end, its shard expired whole: the
-   * partition goes on in the first shard still listed. After an anchor, the records from it to
-   * the end of the log are gone too (no log end after them was recorded, e.g. the leader was
-   * killed and none took over within the retention period); how many is unknown, so offsets
-   * are counted on from the anchor's at the oldest record left.
+   * The record the reader was to start at is gone from Kinesis (nothing was read yet). After
+   * an anchor: the log goes on after the recorded log end, when that is further on. After a log
+   * end whose shard expired whole: in the first shard still listed. Otherwise (no log end
+   * recorded after the anchor, e.g. its leader was killed and none took over within the
+   * retention period) the number of expired records is unknown, and offsets are counted on from
+   * the anchor's at the oldest record left.
    */
   private async restartAfterExpiry(failed: ReadStart, err: ExpiredPositionError): Promise<void> {
-    const shards = await partitionShards(this.source);
-    const shardListed = shards.some((s) => s.shardId === failed.shardId);
-    const start = shardListed ? { ...failed, mustExist: false } : await this.firstShardStart(failed.offset);
-    if (failed.after !== true && failed.sequenceNumber !== undefined) {
+    const end = this.recordedEnd;
+    let start: ReadStart | undefined;
+    if (failed.after !== true && end !== undefined && end.nextOffset > failed.offset) {
+      start = startAfter(end);
+    } else if ((await partitionShards(this.source)).some((s) => s.shardId === failed.shardId)) {
+      start = { ...failed, mustExist: false };
+    } else {
+      start = await this.firstShardStart(failed.offset);
+    }
+    if (start?.offset === failed.offset && failed.after !== true && failed.sequenceNumber !== undefined) {
       this.logger.warn(
         { topic: this.log.topic, partition: this.log.partition, offset: failed.offset.toString(), reason: err.message },
         'the newest index anchor expired with no log end recorded after it: offsets continue from the anchor',
       );
     }
+    this.log.highWatermark = start?.offset ?? failed.offset;
     this.reader = start === undefined ? undefined : this.readerFrom(start);
   }
 

@@ -198,16 +198,35 @@ export class Reader {
   }
 }
 
+/**
+ * Byte fields at least this long (record sets of Fetch responses) are sent by reference, not
+ * copied into the response: a large Fetch response would otherwise be copied once more.
+ */
+const BY_REFERENCE_MIN_BYTES = 16 * 1024;
+
 export class Writer {
   private buf: Buffer;
-  offset = 0;
+  /** Bytes of buf written so far. */
+  private used = 0;
+  /** What comes before buf: parts of earlier buffers, and byte fields taken by reference. */
+  private readonly parts: Uint8Array[] = [];
+  /** Length of parts: the position of buf[0] in the output. */
+  private base = 0;
+  /** Tagged fields whose length is still to be filled in (their bytes must stay in buf). */
+  private openLengths = 0;
 
   constructor(initialSize = 256) {
     this.buf = Buffer.allocUnsafe(initialSize);
   }
 
+  /** Bytes written so far. */
+  get offset(): number {
+    return this.base + this.used;
+  }
+
+  /** Room for n bytes in buf; returns where in buf they go. */
   private ensure(n: number): number {
-    const at = this.offset;
+    const at = this.used;
     if (at + n > this.buf.length) {
       // Twice what is needed now: a response of several large record sets (Fetch) is copied
       // once or twice while it grows, not once per doubling.
@@ -216,13 +235,19 @@ export class Writer {
       this.buf.copy(next, 0, 0, at);
       this.buf = next;
     }
-    this.offset = at + n;
+    this.used = at + n;
     return at;
   }
 
-  /** The bytes written so far (a view; copy it if the Writer is reused). */
+  /** The bytes written so far, in one buffer (a view when nothing was taken by reference). */
   finish(): Buffer {
-    return this.buf.subarray(0, this.offset);
+    const current = this.buf.subarray(0, this.used);
+    return this.parts.length === 0 ? current : Buffer.concat([...this.parts, current]);
+  }
+
+  /** The bytes written so far, in order, as the parts they are held in (for a vectored write). */
+  finishParts(): Uint8Array[] {
+    return this.used === 0 ? [...this.parts] : [...this.parts, this.buf.subarray(0, this.used)];
   }
 
   int8(v: number): this {
@@ -321,6 +346,15 @@ export class Writer {
   }
 
   raw(b: Uint8Array): this {
+    if (b.length >= BY_REFERENCE_MIN_BYTES && this.openLengths === 0) {
+      if (this.used > 0) this.parts.push(this.buf.subarray(0, this.used));
+      this.parts.push(b);
+      this.base += this.used + b.length;
+      // The old buffer's rest is not reused: its start is now one of the parts.
+      this.buf = Buffer.allocUnsafe(1024);
+      this.used = 0;
+      return this;
+    }
     const at = this.ensure(b.length);
     this.buf.set(b, at);
     return this;
@@ -372,10 +406,8 @@ export class Writer {
 
   /** Reserves an int32 slot and returns a function that fills it with the bytes written since. */
   int32LengthPrefix(): () => void {
-    const at = this.ensure(4);
-    return () => {
-      this.buf.writeInt32BE(this.offset - at - 4, at);
-    };
+    const at = this.base + this.ensure(4);
+    return () => this.patchInt32(at, this.offset - at - 4);
   }
 
   /**
@@ -383,18 +415,20 @@ export class Writer {
    * Reserves one byte; pass the returned mark to endUvarintLength() once the field is written.
    */
   startUvarintLength(): number {
-    return this.ensure(1);
+    this.openLengths++;
+    return this.base + this.ensure(1);
   }
 
   /** Fills the length reserved by startUvarintLength(), moving the field up if the length needs more than one byte. */
   endUvarintLength(mark: number): void {
+    this.openLengths--;
     const length = this.offset - mark - 1;
+    let at = mark - this.base;
     if (length > 0x7f) {
       const extra = uvarintSize(length) - 1;
       this.ensure(extra);
-      this.buf.copyWithin(mark + 1 + extra, mark + 1, mark + 1 + length);
+      this.buf.copyWithin(at + 1 + extra, at + 1, at + 1 + length);
     }
-    let at = mark;
     let value = length;
     while (value > 0x7f) {
       this.buf[at++] = (value & 0x7f) | 0x80;
@@ -403,13 +437,22 @@ export class Writer {
     this.buf[at] = value;
   }
 
-  /** Writes an int32 at a position already written (CRCs and lengths known only afterwards). */
-  patchInt32(at: number, v: number): void {
-    this.buf.writeInt32BE(v, at);
-  }
-
-  patchUInt32(at: number, v: number): void {
-    this.buf.writeUInt32BE(v, at);
+  /** Writes an int32 at a position already written (a length known only afterwards). */
+  private patchInt32(position: number, v: number): void {
+    if (position >= this.base) {
+      this.buf.writeInt32BE(v, position - this.base);
+      return;
+    }
+    // In an earlier buffer: the four bytes were written together, so they are in one part.
+    let start = 0;
+    for (const part of this.parts) {
+      if (position < start + part.length) {
+        new DataView(part.buffer, part.byteOffset, part.byteLength).setInt32(position - start, v);
+        return;
+      }
+      start += part.length;
+    }
+    throw new RangeError(`position ${position} was not written`);
   }
 }
 

@@ -29,7 +29,8 @@ export interface ConnectionOptions {
 /** A response slot, filled when its request completes; slots are written in request order. */
 interface Slot {
   done: boolean;
-  bytes: Buffer | null;
+  /** The response frame, in parts (large record sets are not copied into it). */
+  bytes: readonly Uint8Array[] | null;
   /** For onRequest: the API's name (undefined for an unknown API key), version and dispatch time. */
   readonly api?: string;
   readonly apiVersion?: number;
@@ -121,12 +122,12 @@ export class Connection {
     this.queue.push(slot);
 
     if (apiKey === ApiKey.ApiVersions && api !== undefined && apiVersion > api.maxVersion) {
-      this.complete(slot, this.options.apiVersionsFallback(correlationId));
+      this.complete(slot, [this.options.apiVersionsFallback(correlationId)]);
       return;
     }
     if (api === undefined || apiVersion < api.minVersion || apiVersion > api.maxVersion) {
       this.log.info({ apiKey, apiVersion }, 'unsupported API key or version');
-      this.complete(slot, unsupportedVersionResponse(apiKey, apiVersion, correlationId));
+      this.complete(slot, [unsupportedVersionResponse(apiKey, apiVersion, correlationId)]);
       return;
     }
 
@@ -163,7 +164,7 @@ export class Connection {
         writeResponseHeader(writer, apiKey, apiVersion, correlationId);
         encodeBody(writer);
         sizeDone();
-        this.complete(slot, writer.finish());
+        this.complete(slot, writer.finishParts());
       },
       (err: unknown) => {
         this.log.error({ err, api: api.name, apiVersion, correlationId }, 'request failed');
@@ -172,12 +173,12 @@ export class Connection {
     );
   }
 
-  private complete(slot: Slot, bytes: Buffer | null): void {
+  private complete(slot: Slot, bytes: readonly Uint8Array[] | null): void {
     slot.done = true;
     slot.bytes = bytes;
     while (this.queue.length > 0 && (this.queue[0] as Slot).done) {
       const head = this.queue.shift() as Slot;
-      if (head.bytes !== null && !this.closed) this.socket.write(head.bytes);
+      if (head.bytes !== null && !this.closed) this.send(head.bytes);
       if (head.api !== undefined) this.options.onRequest?.(head.api, head.apiVersion ?? 0, performance.now() - (head.startedMs ?? 0));
     }
     if (this.queue.length < this.options.maxInFlight && this.paused && !this.closed) {
@@ -185,6 +186,17 @@ export class Connection {
       this.socket.resume();
     }
     if (this.queue.length === 0) this.wakeIdle();
+  }
+
+  /** One vectored write of a frame's parts. */
+  private send(parts: readonly Uint8Array[]): void {
+    if (parts.length === 1) {
+      this.socket.write(parts[0] as Uint8Array);
+      return;
+    }
+    this.socket.cork();
+    for (const part of parts) this.socket.write(part);
+    this.socket.uncork();
   }
 
   private fail(err: unknown, fields: Record<string, unknown> = {}): void {

@@ -272,3 +272,46 @@ test('Writer growth keeps bytes written across reallocations', () => {
   assert.deepEqual(reader.raw(200), Buffer.alloc(200, 9));
   assert.equal(reader.remaining, 0);
 });
+
+test('large byte fields are written by reference: the parts hold them uncopied and add up to the same bytes', () => {
+  const big = [Buffer.alloc(20_000, 1), Buffer.alloc(70_000, 2)];
+  const writeFrame = (writer: Writer): void => {
+    const sizeDone = writer.int32LengthPrefix();
+    writer.int32(7).bytes(big[0] as Buffer).int16(3).compactNullableBytes(big[1] as Buffer).bytes(Buffer.from('small'));
+    sizeDone();
+  };
+  const byReference = new Writer(8);
+  writeFrame(byReference);
+  const parts = byReference.finishParts();
+  assert.equal(parts.length, 5, 'header, first field, middle, second field, tail');
+  assert.equal(parts[1], big[0]);
+  assert.equal(parts[3], big[1]);
+  const bytes = Buffer.concat(parts);
+  assert.deepEqual(byReference.finish(), bytes);
+  assert.equal(byReference.offset, bytes.length);
+  // The length prefix, filled in after the parts were split off, is in the first part.
+  assert.equal(bytes.readInt32BE(0), bytes.length - 4);
+  const reader = new Reader(bytes.subarray(4));
+  assert.equal(reader.int32(), 7);
+  assert.deepEqual(reader.bytes(), big[0]);
+  assert.equal(reader.int16(), 3);
+  assert.deepEqual(reader.compactNullableBytes(), big[1]);
+  assert.deepEqual(reader.bytes(), Buffer.from('small'));
+  assert.equal(reader.remaining, 0);
+});
+
+test('a large byte field inside a tagged field is copied (its length is filled in after it)', () => {
+  const writer = new Writer(8);
+  writer.int8(1);
+  const mark = writer.startUvarintLength();
+  writer.raw(Buffer.alloc(30_000, 5));
+  writer.endUvarintLength(mark);
+  writer.int8(2);
+  assert.equal(writer.finishParts().length, 1);
+  const bytes = writer.finish();
+  const reader = new Reader(bytes);
+  assert.equal(reader.int8(), 1);
+  assert.equal(reader.uvarint(), 30_000);
+  assert.deepEqual(bytes.subarray(reader.offset, reader.offset + 30_000), Buffer.alloc(30_000, 5));
+  assert.equal(bytes[bytes.length - 1], 2);
+});
