@@ -205,9 +205,11 @@ export class Gateway {
       .add(registerApi(listOffsetsHandler(dataPath)))
       .add(registerApi(offsetForLeaderEpochHandler(dataPath)))
       .add(registerApi(initProducerIdHandler(new DynamoProducerIdAllocator(aws.dynamodb, aws.tables.producerIds))));
-    const onTopicDeleted = (topic: { name: string; topicId: string }): Promise<void> => {
+    const onTopicDeleted = async (topic: { name: string; topicId: string; partitionCount: number }): Promise<void> => {
       gatewayMetrics.forgetTopic(topic.name);
-      return logs.forgetTopic(topic.topicId);
+      await logs.forgetTopic(topic.topicId);
+      // In the background: a topic of many partitions has many anchors, and DeleteTopics has answered.
+      void logs.dropOffsetIndex(topic.topicId, topic.partitionCount);
     };
     const router = new MultiNodeGroupRouter(cluster);
     const groups = new GroupCoordinator({

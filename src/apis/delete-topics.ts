@@ -22,7 +22,7 @@ type TopicResult = DeleteTopicsResponse['responses'][number];
 export interface DeleteTopicsDependencies {
   readonly topics: TopicAdmin;
   /** Called once a topic is deleted, so the log layer can drop its state. Errors are logged. */
-  readonly onTopicDeleted?: (topic: { name: string; topicId: string }) => Promise<void> | void;
+  readonly onTopicDeleted?: (topic: { name: string; topicId: string; partitionCount: number }) => Promise<void> | void;
 }
 
 interface Target {
@@ -56,7 +56,7 @@ export function deleteTopicsHandler(deps: DeleteTopicsDependencies): ApiHandler<
       const done = { name, topicId: deleted.topicId ?? target.topicId };
       if (deleted.topicId !== null && deps.onTopicDeleted !== undefined) {
         try {
-          await deps.onTopicDeleted({ name, topicId: deleted.topicId });
+          await deps.onTopicDeleted({ name, topicId: deleted.topicId, partitionCount: deleted.partitionCount });
         } catch (err) {
           context.log.error({ err, topic: name }, 'dropping the state of a deleted topic failed');
         }

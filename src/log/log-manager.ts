@@ -353,6 +353,23 @@ export class LogManager {
     await Promise.all(closing);
   }
 
+  /**
+   * Removes a deleted topic's offset index (anchors and log ends), a few partitions at a time;
+   * failures are logged (what is left is never read again: topic ids are not reused).
+   */
+  async dropOffsetIndex(topicId: string, partitionCount: number): Promise<void> {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < partitionCount) {
+        const partition = next++;
+        await this.index.deletePartition(topicId, partition).catch((err: unknown) => {
+          this.logger.warn({ err, topicId, partition }, 'removing the offset index of a deleted topic failed');
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(4, partitionCount) }, worker));
+  }
+
   /** Stops tailers and gives leases up so another node can lead at once. */
   async shutdown(): Promise<void> {
     this.stopped = true;

@@ -179,6 +179,8 @@ export interface TopicDeletion {
   readonly name: string;
   /** The deleted topic's id (for the log layer to drop its state), or null if only a stream was left. */
   readonly topicId: string | null;
+  /** The most partitions the topic had (its offset index holds that many partitions); 0 without a topic id. */
+  readonly partitionCount: number;
   /** The stream is still being deleted when the wait ran out. */
   readonly pending: boolean;
 }
@@ -553,7 +555,8 @@ export class KinesisTopicManager implements TopicAdmin {
     } else {
       pending = true;
     }
-    return { name, topicId: record?.topicId ?? null, pending };
+    const partitionCount = Math.max(0, ...(record?.partitionMaps ?? []).map((m) => m.partitionCount));
+    return { name, topicId: record?.topicId ?? null, partitionCount, pending };
   }
 
   async createPartitions(name: string, totalCount: number, validateOnly = false): Promise<void> {
