@@ -66,6 +66,10 @@ const COLD_READERS_PER_PARTITION = 4;
 const LOCATE_CLOCK_SKEW_MS = 5000;
 /** Index anchors locateProducerBatch reads back from, at most, below the tail. */
 const LOCATE_MAX_ANCHORS = 32;
+/** How often a leader looks for index anchors whose records Kinesis has expired (also at open). */
+const PRUNE_INTERVAL_MS = 10 * 60_000;
+/** Anchors looked at per partition and round, oldest first. */
+const PRUNE_MAX_ANCHORS = 1000;
 
 /**
  * The partitions this node leads. A partition is opened on first use, if the placement gives it
@@ -89,6 +93,9 @@ export class LogManager {
   private readonly openedWith = new Map<string, number>();
   private readonly renewTimer: NodeJS.Timeout;
   private readonly rebalanceTimer: NodeJS.Timeout;
+  private readonly pruneTimer: NodeJS.Timeout;
+  /** Partitions whose expired anchors are being looked for. */
+  private readonly pruning = new Set<LedPartition>();
   private rebalancing: Promise<void> | undefined;
   /** Lease renewals under way, per partition. */
   private readonly renewals = new Map<LedPartition, Promise<boolean>>();
@@ -113,6 +120,8 @@ export class LogManager {
     this.renewTimer.unref();
     this.rebalanceTimer = setInterval(() => void this.rebalance(), options.rebalanceIntervalMs ?? 1000);
     this.rebalanceTimer.unref();
+    this.pruneTimer = setInterval(() => void this.pruneAll(), PRUNE_INTERVAL_MS);
+    this.pruneTimer.unref();
   }
 
   /** Whether the partition may be served and written now: open, not being handed over, its lease safely live. */
@@ -218,8 +227,55 @@ export class LogManager {
       return this.keepColdReader(key, reader, await reader.read(offset, maxBytes, led.log.tailStartOffset));
     } catch (err) {
       if (!(err instanceof ExpiredPositionError)) throw err;
-      await this.moveLogStartPast(led, anchor.offset, err);
+      await this.moveLogStartPast(led, anchor.offset, err.message);
       return [];
+    }
+  }
+
+  private async pruneAll(): Promise<void> {
+    for (const led of [...this.led.values()]) await this.pruneExpiredAnchors(led);
+  }
+
+  /**
+   * Removes the index anchors whose records Kinesis has expired, oldest first, and moves the log
+   * start past them (as Kafka deletes whole segments), so that ListOffsets(earliest) and the
+   * LogStartOffset metric follow retention and the index does not grow without bound. Records
+   * expire by arrival time, so in offset order: a binary search over the anchors below the tail
+   * finds the first one still there in a few reads.
+   */
+  private async pruneExpiredAnchors(led: LedPartition): Promise<void> {
+    if (this.pruning.has(led) || led.released === true) return;
+    this.pruning.add(led);
+    try {
+      const anchors = await this.index.below(led.topic.topicId, led.partition, led.log.tailStartOffset, PRUNE_MAX_ANCHORS);
+      // Usually the oldest is still there: one read.
+      if (anchors[0] === undefined || !(await this.anchorExpired(led, anchors[0]))) return;
+      let expired = 1;
+      let present = anchors.length;
+      while (expired < present) {
+        const middle = (expired + present) >> 1;
+        if (await this.anchorExpired(led, anchors[middle] as IndexAnchor)) expired = middle + 1;
+        else present = middle;
+      }
+      const last = anchors[expired - 1];
+      if (last === undefined) return;
+      await this.moveLogStartPast(led, last.offset, `the record of the anchor at offset ${last.offset} expired`);
+      await this.index.deleteAnchors(led.topic.topicId, led.partition, anchors.slice(0, expired).map((a) => a.offset));
+    } catch (err) {
+      this.logger.warn({ err, topic: led.topic.name, partition: led.partition }, 'looking for expired index anchors failed');
+    } finally {
+      this.pruning.delete(led);
+    }
+  }
+
+  /** Whether Kinesis no longer has the anchor's record. */
+  private async anchorExpired(led: LedPartition, anchor: IndexAnchor): Promise<boolean> {
+    try {
+      await this.readerAt(led, anchor, { mustExist: true }).step(1);
+      return false;
+    } catch (err) {
+      if (err instanceof ExpiredPositionError) return true;
+      throw err;
     }
   }
 
@@ -233,12 +289,12 @@ export class LogManager {
    * anchor, or at the tail. Like Kafka deleting a whole segment, the records between the two
    * anchors that Kinesis still holds are given up with it.
    */
-  private async moveLogStartPast(led: LedPartition, anchorOffset: bigint, cause: ExpiredPositionError): Promise<void> {
+  private async moveLogStartPast(led: LedPartition, anchorOffset: bigint, reason: string): Promise<void> {
     const next = await this.index.after(led.topic.topicId, led.partition, anchorOffset);
     const start = next === undefined || next.offset > led.log.tailStartOffset ? led.log.tailStartOffset : next.offset;
     if (start <= led.log.logStartOffset) return;
     this.logger.warn(
-      { topic: led.topic.name, partition: led.partition, logStartOffset: start.toString(), reason: cause.message },
+      { topic: led.topic.name, partition: led.partition, logStartOffset: start.toString(), reason },
       'records expired from Kinesis: the log start offset moves up',
     );
     led.log.logStartOffset = start;
@@ -375,6 +431,7 @@ export class LogManager {
     this.stopped = true;
     clearInterval(this.renewTimer);
     clearInterval(this.rebalanceTimer);
+    clearInterval(this.pruneTimer);
     await this.rebalancing;
     const open = await Promise.all([...this.partitions.values()].map((p) => p.catch(() => undefined)));
     // Writes already under way finish (and are read back) before the leases go.
@@ -530,6 +587,7 @@ export class LogManager {
       { topic: topic.name, partition, leaderEpoch: lease.epoch, highWatermark: String(log.highWatermark) },
       'partition opened',
     );
+    void this.pruneExpiredAnchors(led);
     return led;
   }
 

@@ -94,6 +94,10 @@ export interface OffsetIndex {
    * walking the table backwards from its candidate.
    */
   firstAtOrAfterTimestamp(topicId: string, partition: number, timestampMs: number): Promise<IndexAnchor | undefined>;
+  /** Anchors with offsets below `offset`, smallest first, at most `limit`. */
+  below(topicId: string, partition: number, offset: bigint, limit: number): Promise<IndexAnchor[]>;
+  /** Removes the anchors at these offsets (their records expired). */
+  deleteAnchors(topicId: string, partition: number, offsets: readonly bigint[]): Promise<void>;
   /** Records the log end; a log end with a smaller nextOffset than the one stored is not written. */
   putEnd(topicId: string, partition: number, end: LogEnd): Promise<void>;
   /** The partition's recorded log end. */
@@ -221,6 +225,29 @@ export class DynamoOffsetIndex implements OffsetIndex {
     // Every anchor up to the candidate has timestamp >= t: F is the first anchor. (Without any
     // anchor at or below the candidate, the time index was stale: fall back to the first.)
     return earliestAtOrAfter ?? (await this.first(topicId, partition));
+  }
+
+  async below(topicId: string, partition: number, offset: bigint, limit: number): Promise<IndexAnchor[]> {
+    if (offset <= 0n) return [];
+    const log = logKey(topicId, partition);
+    const anchors: IndexAnchor[] = [];
+    let after: bigint | undefined;
+    while (anchors.length < limit) {
+      const page = await this.query(log, after === undefined ? undefined : { op: '>', offset: after }, true, Math.min(limit - anchors.length, 1000));
+      for (const anchor of page) {
+        if (anchor.offset >= offset) return anchors;
+        anchors.push(anchor);
+      }
+      if (page.length === 0) break;
+      after = page[page.length - 1]!.offset;
+    }
+    return anchors;
+  }
+
+  async deleteAnchors(topicId: string, partition: number, offsets: readonly bigint[]): Promise<void> {
+    const log = attrS(logKey(topicId, partition));
+    const keys = offsets.map((offset) => ({ log, offset: attrN(offset) }));
+    for (let i = 0; i < keys.length; i += BATCH_WRITE_MAX) await this.deleteKeys(keys.slice(i, i + BATCH_WRITE_MAX));
   }
 
   async putEnd(topicId: string, partition: number, end: LogEnd): Promise<void> {

@@ -6,8 +6,10 @@
  *
  * - kill -9 after the leader went idle: new records follow the old high watermark;
  * - SIGTERM right after a produce (before the end would be recorded at rest): the same;
+ * - the new leader removes the expired index anchors and moves the log start past them (ListOffsets
+ *   earliest) before any read needs it;
  * - a consumer at an expired offset is reset to the new log start (OFFSET_OUT_OF_RANGE, then
- *   auto.offset.reset=earliest) and reads only the new records; ListOffsets agrees.
+ *   auto.offset.reset=earliest) and reads only the new records.
  *
  * Records expire in kinesalite when its clock is moved 25 hours forward (it runs in a child
  * process of its own for that; the retention period is 24 hours).
@@ -92,6 +94,28 @@ async function untilLogEndRecorded(nextOffset: bigint): Promise<void> {
   }
 }
 
+/** The offsets of the partition's index anchors. */
+async function anchorOffsets(): Promise<bigint[]> {
+  const client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  try {
+    const out = await client.send(new ScanCommand({ TableName: `${TABLE_PREFIX}offset-index` }));
+    return (out.Items ?? [])
+      .filter((item) => item['log']?.S?.endsWith('#0') === true)
+      .map((item) => BigInt(item['offset']?.N ?? '-1'))
+      .sort((a, b) => (a < b ? -1 : 1));
+  } finally {
+    client.destroy();
+  }
+}
+
+async function untilLogStart(low: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (let marks = await watermarks(); marks.low !== low; marks = await watermarks()) {
+    if (Date.now() > deadline) throw new Error(`the log start stayed at ${marks.low}, not ${low}`);
+    await sleep(200);
+  }
+}
+
 /** Reads the partition from offset 0 with auto.offset.reset=earliest (expired offsets reset to the log start). */
 async function consumeFromZero(count: number): Promise<{ offset: bigint; value: string }[]> {
   const consumed = await pythonConsume(`127.0.0.1:${port}`, {
@@ -130,6 +154,9 @@ it('after every record expired, a restarted leader continues the offsets where t
   await kinesis.advanceClock(PAST_RETENTION_MS);
   gateway = await startGateway();
   assert.deepEqual(await produce(10, 5), range(10n, 5), 'new records must not reuse the expired records offsets');
+  // The new leader removes the expired anchor and moves the log start, before any read needs it.
+  await untilLogStart('10');
+  assert.deepEqual(await anchorOffsets(), [10n]);
   assert.deepEqual(await consumeFromZero(5), range(10n, 5).map((offset) => ({ offset, value: `record ${offset}` })));
   assert.deepEqual(await watermarks(), { low: '10', high: '15' });
 
@@ -139,6 +166,7 @@ it('after every record expired, a restarted leader continues the offsets where t
   await kinesis.advanceClock(PAST_RETENTION_MS);
   gateway = await startGateway();
   assert.deepEqual(await produce(20, 3), range(20n, 3));
+  await untilLogStart('20');
   assert.deepEqual(await consumeFromZero(3), range(20n, 3).map((offset) => ({ offset, value: `record ${offset}` })));
   assert.deepEqual(await watermarks(), { low: '20', high: '23' });
 });

@@ -215,6 +215,19 @@ describe('DynamoOffsetIndex', () => {
     await index.deletePartition(topicId, 4);
   });
 
+  test('below lists the anchors under an offset, oldest first; deleteAnchors removes just those', async () => {
+    const topicId = randomUUID();
+    const anchors = Array.from({ length: 30 }, (_, i) => anchor(BigInt(i * 10), i));
+    await putAll(topicId, 0, anchors);
+    await index.put(topicId, 1, anchor(5n, 5));
+    assert.deepEqual(await index.below(topicId, 0, 95n, 1000), anchors.slice(0, 10));
+    assert.deepEqual(await index.below(topicId, 0, 95n, 4), anchors.slice(0, 4));
+    assert.deepEqual(await index.below(topicId, 0, 0n, 1000), []);
+    await index.deleteAnchors(topicId, 0, anchors.slice(0, 27).map((a) => a.offset));
+    assert.deepEqual(await index.below(topicId, 0, 1000n, 1000), anchors.slice(27));
+    assert.deepEqual(await index.first(topicId, 1), anchor(5n, 5));
+  });
+
   test('the log end only moves forward, is kept apart from the anchors and goes with the partition', async () => {
     const topicId = randomUUID();
     assert.equal(await index.end(topicId, 0), undefined);
