@@ -344,10 +344,10 @@ describe('KinesisTopicManager: adoption', () => {
 
 describe('KinesisTopicManager: delete', () => {
   test('deletes the stream and the record and returns the topic id', async () => {
-    const created = await manager.createTopic({ name: 'doomed', partitions: 1, replicationFactor: 1, configs: [] });
+    const created = await manager.createTopic({ name: 'doomed', partitions: 2, replicationFactor: 1, configs: [] });
     assert.ok(await manager.getTopic('doomed'));
     const deleted = await manager.deleteTopic('doomed');
-    assert.deepEqual(deleted, { name: 'doomed', topicId: created.topicId, pending: false });
+    assert.deepEqual(deleted, { name: 'doomed', topicId: created.topicId, partitionCount: 2, pending: false });
     assert.equal(await streamExists(`${aws.prefix}doomed`), false);
     assert.equal(await store.get('doomed'), undefined);
     assert.equal(await manager.getTopic('doomed'), undefined);
