@@ -19,6 +19,10 @@
  *   Kinesis through the offset index; the restarted gateway's partitions are opened first,
  *   untimed).
  *
+ * Every path runs once per round, three rounds by default: the table gives medians, and each
+ * gateway path's ratio to the direct path of the same round (median and range), because this
+ * machine's speed drifts from run to run more than within one round.
+ *
  * Ratios are gateway / direct; the issue's target is >= 0.8 for produce and consume.
  * KKG_BENCH_CPU_PROF=DIR runs the gateway under `node --cpu-prof` and writes profiles to DIR.
  */
@@ -95,22 +99,26 @@ function cpuSecondsOf(pid: number): number | undefined {
   }
 }
 
+/** CPU seconds each process used during a measurement, by process name. */
+type CpuUse = Map<string, number>;
+
 /**
- * Runs `work` and adds rows with the CPU seconds each named process used meanwhile: on this
- * machine's two cores, who does the work explains the ratios (the gateway reads back from
- * Kinesis what it wrote, so kinesalite serves every record twice).
+ * Runs `work` and notes the CPU seconds each named process used meanwhile: on this machine's
+ * two cores, who does the work explains the ratios (the gateway reads back from Kinesis what it
+ * wrote, so kinesalite serves every record twice).
  */
-async function withCpuRows<T>(label: string, pids: Readonly<Record<string, number>>, out: BenchRow[], work: () => Promise<T>): Promise<T> {
+async function withCpu<T>(pids: Readonly<Record<string, number>>, work: () => Promise<T>): Promise<{ result: T; cpu: CpuUse }> {
   const before = Object.entries(pids).map(([name, pid]) => [name, pid, cpuSecondsOf(pid)] as const);
   const ownBefore = process.cpuUsage();
   const result = await work();
   const own = process.cpuUsage(ownBefore);
+  const cpu: CpuUse = new Map();
   for (const [name, pid, start] of before) {
     const end = cpuSecondsOf(pid);
-    if (start !== undefined && end !== undefined) out.push({ benchmark: label, value: (end - start).toFixed(1), unit: `CPU s, ${name}` });
+    if (start !== undefined && end !== undefined) cpu.set(name, end - start);
   }
-  out.push({ benchmark: label, value: ((own.user + own.system) / 1e6).toFixed(1), unit: 'CPU s, this process (AWS SDK or kafkajs client)' });
-  return result;
+  cpu.set('this process (AWS SDK or kafkajs client)', (own.user + own.system) / 1e6);
+  return { result, cpu };
 }
 
 /** kinesalite and dynalite, each in a process of its own: no path shares its event loop with them. */
@@ -318,22 +326,6 @@ function progress(message: string): void {
   if (process.env.KKG_BENCH_VERBOSE === '1') process.stderr.write(`[bench] ${message}\n`);
 }
 
-function rows(label: string, m: Measured, expected: number): BenchRow[] {
-  progress(`${label}: ${m.records} records in ${m.seconds.toFixed(2)} s`);
-  if (m.records !== expected) {
-    return [{ benchmark: label, value: `${m.records}/${expected}`, unit: `records only, in ${m.seconds.toFixed(0)} s: INCOMPLETE` }];
-  }
-  return [
-    { benchmark: `${label}`, value: Math.round(m.records / m.seconds).toLocaleString('en-US'), unit: 'records/s' },
-    { benchmark: `${label}`, value: (m.bytes / m.seconds / 1e6).toFixed(1), unit: 'MB/s' },
-  ];
-}
-
-function ratio(label: string, gateway: Measured, direct: Measured): BenchRow {
-  const r = gateway.records / gateway.seconds / (direct.records / direct.seconds);
-  return { benchmark: `${label}`, value: r.toFixed(2), unit: `gateway/direct (target >= 0.8)${r < 0.8 ? ' BELOW' : ''}` };
-}
-
 interface GatewayRun {
   readonly gateway: GatewayProcess;
   /** The gateway's and the stand-ins' processes, by name. */
@@ -379,17 +371,30 @@ async function gatewayOnFreshServices(): Promise<GatewayRun> {
   };
 }
 
-/**
- * Produce and consume throughput of `count` 1 KiB records, direct and through the gateway. Each
- * producer starts on fresh stand-ins (kinesalite slows down as it fills).
- */
-export async function benchDataPath(count: number): Promise<BenchRow[]> {
-  const values = Array.from({ length: count }, value);
-  const label = `${count.toLocaleString('en-US')} x 1 KiB`;
-  const out: BenchRow[] = [];
-  /** Where the CPU went while producing, per path. */
-  const directCpu: BenchRow[] = [];
-  const python = await pythonAvailable();
+type PathName =
+  | 'produce: direct'
+  | 'produce: kafkajs'
+  | 'produce: librdkafka'
+  | 'consume: direct'
+  | 'consume: librdkafka, tail cache'
+  | 'consume: kafkajs group, tail cache'
+  | 'consume: librdkafka, after restart';
+
+/** What one round measured, per path. */
+interface Round {
+  readonly measured: Map<PathName, Measured>;
+  readonly cpu: Map<PathName, CpuUse>;
+}
+
+/** One round: every path once, each producer on fresh stand-ins (kinesalite slows down as it fills). */
+async function runRound(values: readonly Buffer[], python: boolean): Promise<Round> {
+  const count = values.length;
+  const measured = new Map<PathName, Measured>();
+  const cpu = new Map<PathName, CpuUse>();
+  const note = (path: PathName, m: Measured): void => {
+    progress(`${path}: ${m.records} records in ${m.seconds.toFixed(2)} s`);
+    measured.set(path, m);
+  };
   const consumeSpec = (bootstrap: string, topic: string): Record<string, unknown> => ({
     mode: 'consume',
     bootstrap,
@@ -402,47 +407,32 @@ export async function benchDataPath(count: number): Promise<BenchRow[]> {
   // Direct: PutRecords, then GetRecords of the same data.
   const services = await startServices();
   const kinesis = createKinesisClient({ endpoint: services.kinesis.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  let directPut: Measured;
-  let directGet: Measured;
   try {
     await createStream(kinesis, 'bench-direct');
-    directPut = await withCpuRows(`produce ${label}: direct`, { kinesalite: services.kinesis.pid, dynalite: services.dynamodb.pid }, directCpu, () =>
-      timed(() => directProduce(kinesis, 'bench-direct', values)),
-    );
-    directGet = await timed(() => directConsume(kinesis, 'bench-direct'));
+    const put = await withCpu({ kinesalite: services.kinesis.pid, dynalite: services.dynamodb.pid }, () => timed(() => directProduce(kinesis, 'bench-direct', values)));
+    note('produce: direct', put.result);
+    cpu.set('produce: direct', put.cpu);
+    note('consume: direct', await timed(() => directConsume(kinesis, 'bench-direct')));
   } finally {
     kinesis.destroy();
     await services.close();
   }
-  out.push(...rows(`produce ${label}: direct PutRecords (KPL aggregates)`, directPut, count), ...directCpu);
 
   // kafkajs produce; then the consumers on what it wrote.
-  const consumed: BenchRow[] = [];
   let run = await gatewayOnFreshServices();
   try {
     await createTopics(run.gateway.bootstrap, ['bench']);
-    const kafkajsCpu: BenchRow[] = [];
-    const viaKafkajs = await withCpuRows(`produce ${label}: gateway, kafkajs`, run.cpuPids(), kafkajsCpu, () =>
-      kafkajsProduce(run.gateway.bootstrap, 'bench', values),
-    );
-    out.push(...rows(`produce ${label}: gateway, kafkajs`, viaKafkajs, count), ...kafkajsCpu);
-    out.push(ratio(`produce ${label}: kafkajs`, viaKafkajs, directPut));
-    if (python) {
-      const warm = await librdkafka(consumeSpec(run.gateway.bootstrap, 'bench'));
-      consumed.push(...rows(`consume ${label}: gateway, librdkafka, tail cache`, warm, count));
-      consumed.push(ratio(`consume ${label}: librdkafka, tail cache`, warm, directGet));
-    }
-    const viaGroup = await kafkajsConsume(run.gateway.bootstrap, 'bench', count);
-    consumed.push(...rows(`consume ${label}: gateway, kafkajs group, tail cache`, viaGroup, count));
-    consumed.push(ratio(`consume ${label}: kafkajs group, tail cache`, viaGroup, directGet));
+    const viaKafkajs = await withCpu(run.cpuPids(), () => kafkajsProduce(run.gateway.bootstrap, 'bench', values));
+    note('produce: kafkajs', viaKafkajs.result);
+    cpu.set('produce: kafkajs', viaKafkajs.cpu);
+    if (python) note('consume: librdkafka, tail cache', await librdkafka(consumeSpec(run.gateway.bootstrap, 'bench')));
+    note('consume: kafkajs group, tail cache', await kafkajsConsume(run.gateway.bootstrap, 'bench', count));
     if (python) {
       await run.restart();
       // The restarted gateway opens a partition (lease, tail rebuilt from the last anchor) on
       // first use: done here, untimed, so that the row measures reads through the offset index.
       await leadersReady(run.gateway.bootstrap, 'bench');
-      const cold = await librdkafka(consumeSpec(run.gateway.bootstrap, 'bench'));
-      consumed.push(...rows(`consume ${label}: gateway, librdkafka, after restart`, cold, count));
-      consumed.push(ratio(`consume ${label}: librdkafka, after restart`, cold, directGet));
+      note('consume: librdkafka, after restart', await librdkafka(consumeSpec(run.gateway.bootstrap, 'bench')));
     }
   } finally {
     await run.close();
@@ -452,18 +442,94 @@ export async function benchDataPath(count: number): Promise<BenchRow[]> {
     run = await gatewayOnFreshServices();
     try {
       await createTopics(run.gateway.bootstrap, ['bench']);
-      const librdkafkaCpu: BenchRow[] = [];
       const gatewayRun = run;
-      const viaLibrdkafka = await withCpuRows(`produce ${label}: gateway, librdkafka`, gatewayRun.cpuPids(), librdkafkaCpu, () =>
+      const viaLibrdkafka = await withCpu(gatewayRun.cpuPids(), () =>
         librdkafka({ mode: 'produce', bootstrap: gatewayRun.gateway.bootstrap, topic: 'bench', partitions: PARTITIONS, records: count, record_bytes: RECORD_BYTES }),
       );
-      out.push(...rows(`produce ${label}: gateway, librdkafka`, viaLibrdkafka, count), ...librdkafkaCpu);
-      out.push(ratio(`produce ${label}: librdkafka`, viaLibrdkafka, directPut));
+      note('produce: librdkafka', viaLibrdkafka.result);
+      cpu.set('produce: librdkafka', viaLibrdkafka.cpu);
     } finally {
       await run.close();
     }
   }
+  return { measured, cpu };
+}
 
-  out.push(...rows(`consume ${label}: direct GetRecords (de-aggregated)`, directGet, count), ...consumed);
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+const DIRECT_OF: Readonly<Record<PathName, PathName>> = {
+  'produce: direct': 'produce: direct',
+  'produce: kafkajs': 'produce: direct',
+  'produce: librdkafka': 'produce: direct',
+  'consume: direct': 'consume: direct',
+  'consume: librdkafka, tail cache': 'consume: direct',
+  'consume: kafkajs group, tail cache': 'consume: direct',
+  'consume: librdkafka, after restart': 'consume: direct',
+};
+
+/** A path's rows over all rounds: median throughput, median CPU, and the ratio to direct of each round. */
+function pathRows(path: PathName, rounds: readonly Round[], label: string, expected: number): BenchRow[] {
+  const name = `${path.split(':')[0]} ${label}: ${path.split(': ')[1]}`;
+  const runs = rounds.map((r) => r.measured.get(path)).filter((m): m is Measured => m !== undefined);
+  if (runs.length === 0) return [];
+  const incomplete = runs.find((m) => m.records !== expected);
+  if (incomplete !== undefined) {
+    return [{ benchmark: name, value: `${incomplete.records}/${expected}`, unit: `records only, in ${incomplete.seconds.toFixed(0)} s: INCOMPLETE` }];
+  }
+  const of = `median of ${runs.length}`;
+  const out: BenchRow[] = [
+    { benchmark: name, value: Math.round(median(runs.map((m) => m.records / m.seconds))).toLocaleString('en-US'), unit: `records/s, ${of}` },
+    { benchmark: name, value: median(runs.map((m) => m.bytes / m.seconds / 1e6)).toFixed(1), unit: `MB/s, ${of}` },
+  ];
+  for (const process of rounds[0]?.cpu.get(path)?.keys() ?? []) {
+    const seconds = rounds.map((r) => r.cpu.get(path)?.get(process)).filter((v): v is number => v !== undefined);
+    out.push({ benchmark: name, value: median(seconds).toFixed(1), unit: `CPU s, ${process}, ${of}` });
+  }
+  const direct = DIRECT_OF[path];
+  if (direct !== path) {
+    // Each round's gateway path against the same round's direct path: the machine's speed
+    // drifts between rounds more than within one.
+    const ratios = rounds.flatMap((r) => {
+      const gateway = r.measured.get(path);
+      const baseline = r.measured.get(direct);
+      return gateway === undefined || baseline === undefined ? [] : [gateway.records / gateway.seconds / (baseline.records / baseline.seconds)];
+    });
+    const middle = median(ratios);
+    const range = ratios.length > 1 ? ` (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})` : '';
+    out.push({
+      benchmark: name,
+      value: middle.toFixed(2),
+      unit: `gateway/direct, ${of}${range} (target >= 0.8)${middle < 0.8 ? ' BELOW' : ''}`,
+    });
+  }
   return out;
+}
+
+/**
+ * Produce and consume throughput of `count` 1 KiB records, direct and through the gateway, in
+ * `rounds` rounds (every path once per round): medians, and each round's gateway/direct ratio.
+ */
+export async function benchDataPath(count: number, rounds = 3): Promise<BenchRow[]> {
+  const values = Array.from({ length: count }, value);
+  const label = `${count.toLocaleString('en-US')} x 1 KiB`;
+  const python = await pythonAvailable();
+  const results: Round[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    progress(`round ${round} of ${rounds}`);
+    results.push(await runRound(values, python));
+  }
+  const paths: PathName[] = [
+    'produce: direct',
+    'produce: kafkajs',
+    'produce: librdkafka',
+    'consume: direct',
+    'consume: librdkafka, tail cache',
+    'consume: kafkajs group, tail cache',
+    'consume: librdkafka, after restart',
+  ];
+  return paths.flatMap((path) => pathRows(path, results, label, count));
 }
