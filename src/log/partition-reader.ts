@@ -144,9 +144,10 @@ export class PartitionReader {
     const first = response.Records?.[0];
     if (this.checkStart) {
       // Reading at a record returns it first. Nothing at all, at the tip or the end of a closed
-      // shard, means nothing is left at or after it: it expired too.
+      // shard, means nothing is left at or after it (it expired too), once the shard's oldest
+      // record confirms it: an empty page alone is not proof enough to give offsets up.
       const nothingLeft = first === undefined && ((response.MillisBehindLatest ?? 0) === 0 || !response.NextShardIterator);
-      if (nothingLeft || (first !== undefined && first.SequenceNumber !== this.start.sequenceNumber)) {
+      if ((nothingLeft && (await this.shardStartsAfterStart())) || (first !== undefined && first.SequenceNumber !== this.start.sequenceNumber)) {
         throw new ExpiredPositionError(`record ${this.start.sequenceNumber} of shard ${this.shard.shardId} is no longer in Kinesis`);
       }
       if (first !== undefined) this.checkStart = false;
@@ -196,6 +197,17 @@ export class PartitionReader {
     const last = batches[batches.length - 1];
     if (last !== undefined) this.nextOffset = last.lastOffset + 1n;
     return batches;
+  }
+
+  /** Whether the shard's oldest record is later than the start record, or the shard is empty. */
+  private async shardStartsAfterStart(): Promise<boolean> {
+    const shard = this.shard as ShardInfo;
+    const iterator = await this.getIterator(shard.shardId, { ShardIteratorType: 'TRIM_HORIZON' });
+    if (iterator === undefined) return true;
+    const oldest = await this.kinesis.getRecords({ ShardIterator: iterator, Limit: 1 });
+    const sequenceNumber = oldest.Records?.[0]?.SequenceNumber;
+    if (sequenceNumber === undefined) return (oldest.MillisBehindLatest ?? 0) === 0 || !oldest.NextShardIterator;
+    return BigInt(sequenceNumber) > BigInt(this.start.sequenceNumber as string);
   }
 
   private async open(): Promise<void> {
