@@ -18,6 +18,7 @@ import {
   type TableDescription,
 } from '@aws-sdk/client-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { awsErrorName } from './errors.js';
 
 export interface DynamoCredentials {
   accessKeyId: string;
@@ -67,33 +68,19 @@ export function createDynamoClient(options: DynamoClientOptions): DynamoDBClient
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-/** The service error name of an SDK error (its `name`, or the wire `__type`/`Code`), if any. */
-export function dynamoErrorName(err: unknown): string | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const record = err as Record<string, unknown>;
-  for (const field of ['name', 'Code', 'code', '__type']) {
-    const value = record[field];
-    if (typeof value === 'string' && value !== 'Error') {
-      // '__type' may be namespaced: "com.amazonaws.dynamodb.v20120810#ResourceInUseException"
-      return value.slice(value.lastIndexOf('#') + 1);
-    }
-  }
-  return undefined;
-}
-
 /** A conditional write (or a conditional update) whose condition did not hold. */
 export function isConditionFailed(err: unknown): boolean {
-  return dynamoErrorName(err) === 'ConditionalCheckFailedException';
+  return awsErrorName(err) === 'ConditionalCheckFailedException';
 }
 
 /** The table (or index) does not exist. */
 export function isResourceNotFound(err: unknown): boolean {
-  return dynamoErrorName(err) === 'ResourceNotFoundException';
+  return awsErrorName(err) === 'ResourceNotFoundException';
 }
 
 /** The table is being created, updated or deleted, or already exists (CreateTable). */
 export function isResourceInUse(err: unknown): boolean {
-  return dynamoErrorName(err) === 'ResourceInUseException';
+  return awsErrorName(err) === 'ResourceInUseException';
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { awsErrorName } from '../aws/errors.js';
 
 export interface KinesisCredentials {
   accessKeyId: string;
@@ -60,27 +61,13 @@ const THROTTLE_NAMES = new Set([
   'ThrottlingException',
 ]);
 
-/** The service error name of an SDK error (its `name`, or the wire `__type`/`Code`), if any. */
-export function errorName(err: unknown): string | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const record = err as Record<string, unknown>;
-  for (const field of ['name', 'Code', 'code', '__type']) {
-    const value = record[field];
-    if (typeof value === 'string' && value !== 'Error') {
-      // '__type' may be namespaced: "com.amazonaws.kinesis#ResourceNotFoundException"
-      return value.slice(value.lastIndexOf('#') + 1);
-    }
-  }
-  return undefined;
-}
-
 /**
  * ProvisionedThroughputExceeded, LimitExceeded (also KMS/generic throttling). Note that Kinesis
  * also uses LimitExceededException for account limits (e.g. too many shards at CreateStream),
  * which no retry fixes: callers bound retries by the request's timeout.
  */
 export function isThrottle(err: unknown): boolean {
-  const name = errorName(err);
+  const name = awsErrorName(err);
   return name !== undefined && THROTTLE_NAMES.has(name);
 }
 
@@ -91,5 +78,5 @@ export function isThrottleCode(code: string | undefined): boolean {
 
 /** ResourceNotFoundException (stream or shard does not exist): UNKNOWN_TOPIC_OR_PARTITION. */
 export function isNotFound(err: unknown): boolean {
-  return errorName(err) === 'ResourceNotFoundException';
+  return awsErrorName(err) === 'ResourceNotFoundException';
 }

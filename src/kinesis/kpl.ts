@@ -27,6 +27,7 @@
  * points outside its key table is the one case KCL itself fails on; it raises KplDecodeError.
  */
 import { createHash } from 'node:crypto';
+import { bufferView } from '../protocol/primitives.js';
 
 export const KPL_MAGIC = Buffer.from([0xf3, 0x89, 0x9a, 0xc2]);
 const DIGEST_SIZE = 16;
@@ -417,7 +418,7 @@ function readRecord(buf: Buffer, start: number, end: number): RawRecord {
  * The returned data buffers are views into `buf` (copy them to keep them past its lifetime).
  */
 export function decodeAggregate(buf: Uint8Array): DecodedKplRecord[] | null {
-  const data = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  const data = bufferView(buf);
   if (data.length <= KPL_FRAMING_BYTES) return null;
   if (!data.subarray(0, KPL_MAGIC.length).equals(KPL_MAGIC)) return null;
   const bodyEnd = data.length - DIGEST_SIZE;

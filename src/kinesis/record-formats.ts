@@ -64,6 +64,7 @@
  * sub-records whose hash key lies outside the shard are NOT dropped.
  */
 import { isAscii } from 'node:buffer';
+import { bufferView } from '../protocol/primitives.js';
 import { decodeAggregate, AggregateBuilder, KplDecodeError, type KplRecord, type KplTag } from './kpl.js';
 import {
   explicitHashKeyFor,
@@ -142,11 +143,6 @@ export const KAFKA_FORMAT_KEY_PREFIX = 'kkg.kafka:';
 
 const MAX_PARTITION_KEY_UNITS = 256;
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-/** A Buffer view of the bytes (no copy). */
-export function toBuffer(data: Uint8Array): Buffer {
-  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-}
 
 /** The key as a Kinesis partition key, when that is lossless; null otherwise. */
 export function losslessPartitionKey(key: Buffer | null): string | null {
@@ -500,7 +496,7 @@ export function fromKinesisRecord(
   partitionCount: number,
   options: FromKinesisOptions = {},
 ): DecodedEntry[] {
-  const data = toBuffer(kinesisRecord.data);
+  const data = bufferView(kinesisRecord.data);
   const arrival = BigInt(kinesisRecord.approximateArrivalTimestamp.getTime());
 
   if (kinesisRecord.partitionKey.startsWith(KAFKA_FORMAT_KEY_PREFIX)) {

@@ -28,9 +28,10 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { HttpRequest } from '@smithy/core/protocols';
 import type { RequestSigner } from '@smithy/types';
-import { serviceErrorName, type CallObserver, type ObservedCall } from '../metrics/aws-observer.js';
+import { awsErrorName, withoutNamespace } from '../aws/errors.js';
+import type { CallObserver, ObservedCall } from '../metrics/aws-observer.js';
+import { bufferView } from '../protocol/primitives.js';
 import { isThrottle } from './client.js';
-import { toBuffer } from './record-formats.js';
 
 const TARGET_PREFIX = 'Kinesis_20131202.';
 /** The Kinesis operations called here (the IAM policy must allow them, as it does the SDK calls). */
@@ -62,7 +63,7 @@ export function encodePutRecordsBody(input: PutRecordsInput): Buffer {
     const { Data: data, ...fields } = record;
     const rest = JSON.stringify(fields);
     texts[texts.length - 1] += `${i > 0 ? ',' : ''}${rest.slice(0, -1)}${rest.length > 2 ? ',' : ''}"Data":"`;
-    datas.push(toBuffer(data ?? new Uint8Array(0)).toString('base64'));
+    datas.push(bufferView(data ?? new Uint8Array(0)).toString('base64'));
     texts.push('"}');
   });
   texts[texts.length - 1] += ']}';
@@ -132,7 +133,7 @@ function defineLazyData(record: Record<string, unknown>, body: Buffer, start: nu
  */
 export function decodeGetRecordsBody(body: Uint8Array): GetRecordsOutput {
   if (body.byteLength === 0) return { Records: [] };
-  const bytes = toBuffer(body);
+  const bytes = bufferView(body);
   const spans = dataSpans(bytes);
   if (spans === null) return decodeGetRecordsBodyWhole(bytes);
   const outline: Buffer[] = [];
@@ -178,7 +179,7 @@ export function serviceError(statusCode: number, headers: Record<string, string 
     // Not JSON (a proxy's error page): the status code and header still say what happened.
   }
   const typed = typeof parsed.__type === 'string' ? parsed.__type : (headers['x-amzn-errortype'] ?? '').split(':')[0];
-  const name = typed !== undefined && typed !== '' ? typed.slice(typed.lastIndexOf('#') + 1) : statusCode >= 500 ? 'InternalFailure' : 'UnknownError';
+  const name = typed !== undefined && typed !== '' ? withoutNamespace(typed) : statusCode >= 500 ? 'InternalFailure' : 'UnknownError';
   const message = parsed.message ?? parsed.Message;
   return new KinesisServiceError(name, typeof message === 'string' ? message : `Kinesis answered ${statusCode}`, statusCode);
 }
@@ -224,7 +225,7 @@ export class KinesisRecordsClient {
         operation,
         durationMs: performance.now() - started,
         outcome: isThrottle(err) ? 'throttled' : 'error',
-        errorName: serviceErrorName(err),
+        errorName: awsErrorName(err) ?? 'Error',
         input,
       });
       throw err;

@@ -1,5 +1,5 @@
 import type { _Record as KinesisRecord } from '@aws-sdk/client-kinesis';
-import { errorName } from '../kinesis/client.js';
+import { awsErrorName } from '../aws/errors.js';
 import type { KinesisRecordsClient } from '../kinesis/records-client.js';
 import { fromKinesisRecord, type DecodedEntry } from '../kinesis/record-formats.js';
 import { readOrderAcrossPartitionMaps, type ShardInfo } from '../kinesis/lineage.js';
@@ -135,7 +135,7 @@ export class PartitionReader {
     try {
       response = await this.kinesis.getRecords({ ShardIterator: this.iterator, Limit: limit });
     } catch (err) {
-      if (errorName(err) === 'ExpiredIteratorException') {
+      if (awsErrorName(err) === 'ExpiredIteratorException') {
         this.iterator = await this.iteratorAfterLast();
         return { batches: [], sequenceNumbers: [], caughtUp: false, atTip: false };
       }

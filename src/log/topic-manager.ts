@@ -47,7 +47,8 @@ import {
   type StreamDescriptionSummary,
 } from '@aws-sdk/client-kinesis';
 import { pino, type Logger } from 'pino';
-import { errorName as kinesisErrorName, isNotFound, isThrottle } from '../kinesis/client.js';
+import { awsErrorName } from '../aws/errors.js';
+import { isNotFound, isThrottle } from '../kinesis/client.js';
 import { isShardOpen, shardInfoFromSdk, type ShardInfo } from '../kinesis/lineage.js';
 import type { RecordFormat } from '../kinesis/record-formats.js';
 import { ErrorCode } from '../protocol/errors.js';
@@ -226,22 +227,22 @@ function message(err: unknown): string {
 
 /** The service does not implement the operation (kinesalite: UpdateShardCount, UpdateStreamMode, ...). */
 function isUnsupportedOperation(err: unknown): boolean {
-  const name = kinesisErrorName(err);
+  const name = awsErrorName(err);
   return name === 'UnknownOperationException' || name === 'NotImplemented' || name === 'NotImplementedException';
 }
 
 function isInvalidArgument(err: unknown): boolean {
-  const name = kinesisErrorName(err);
+  const name = awsErrorName(err);
   return name === 'ValidationException' || name === 'InvalidArgumentException';
 }
 
 function isResourceInUse(err: unknown): boolean {
-  return kinesisErrorName(err) === 'ResourceInUseException';
+  return awsErrorName(err) === 'ResourceInUseException';
 }
 
 /** LimitExceeded for an account limit (shards, streams) rather than a call rate: no retry helps. */
 function isAccountLimit(err: unknown): boolean {
-  return kinesisErrorName(err) === 'LimitExceededException' && /shard limit|limit.*shards|stream limit/i.test(message(err));
+  return awsErrorName(err) === 'LimitExceededException' && /shard limit|limit.*shards|stream limit/i.test(message(err));
 }
 
 function streamModeOf(summary: StreamDescriptionSummary): StreamMode {

@@ -3,6 +3,7 @@
  * makes the calls: an SDK v3 middleware at the initialize step (so the time includes the SDK's
  * own retries, i.e. what the caller waited) and a wrapper of ioredis's sendCommand.
  */
+import { awsErrorName } from '../aws/errors.js';
 
 export type CallOutcome = 'ok' | 'error' | 'throttled';
 
@@ -34,18 +35,6 @@ type Middleware = (next: MiddlewareNext, context: { readonly commandName?: strin
 
 const MIDDLEWARE_NAME = 'kafkaKinesisGatewayCallObserver';
 
-/** The service error name of an SDK error, if any. */
-export function serviceErrorName(err: unknown): string {
-  if (typeof err === 'object' && err !== null) {
-    const record = err as Record<string, unknown>;
-    for (const field of ['name', 'Code', 'code', '__type']) {
-      const value = record[field];
-      if (typeof value === 'string' && value !== '' && value !== 'Error') return value.slice(value.lastIndexOf('#') + 1);
-    }
-  }
-  return 'Error';
-}
-
 /** Reports every call made through `client` to `observer`; `isThrottle` classifies failures. */
 export function observeAwsClient(client: ObservableAwsClient, observer: CallObserver, isThrottle: (err: unknown) => boolean): void {
   const middleware: Middleware = (next, context) => async (args) => {
@@ -59,7 +48,7 @@ export function observeAwsClient(client: ObservableAwsClient, observer: CallObse
         operation,
         durationMs: performance.now() - started,
         outcome: isThrottle(err) ? 'throttled' : 'error',
-        errorName: serviceErrorName(err),
+        errorName: awsErrorName(err) ?? 'Error',
         input: args.input,
       });
       throw err;
@@ -101,7 +90,7 @@ export function observeRedis(redis: ObservableRedis, observer: CallObserver): vo
           operation,
           durationMs: performance.now() - started,
           outcome: 'error',
-          errorName: serviceErrorName(err),
+          errorName: awsErrorName(err) ?? 'Error',
           input: undefined,
         }),
     );
@@ -113,5 +102,5 @@ const DYNAMODB_THROTTLES: ReadonlySet<string> = new Set(['ProvisionedThroughputE
 
 /** DynamoDB's throttling errors (provisioned capacity, account request rate). */
 export function isDynamoThrottle(err: unknown): boolean {
-  return DYNAMODB_THROTTLES.has(serviceErrorName(err));
+  return DYNAMODB_THROTTLES.has(awsErrorName(err) ?? '');
 }

@@ -466,3 +466,8 @@ export function uvarintSize(v: number): number {
   }
   return size;
 }
+
+/** A Buffer view of the bytes (no copy): Buffer methods on any Uint8Array. */
+export function bufferView(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}

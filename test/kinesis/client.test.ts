@@ -6,7 +6,8 @@ import {
   ResourceNotFoundException,
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { createKinesisClient, errorName, isNotFound, isThrottle, isThrottleCode } from '../../src/kinesis/client.js';
+import { awsErrorName } from '../../src/aws/errors.js';
+import { createKinesisClient, isNotFound, isThrottle, isThrottleCode } from '../../src/kinesis/client.js';
 
 describe('kinesis client', () => {
   test('classifies SDK exceptions', () => {
@@ -22,7 +23,9 @@ describe('kinesis client', () => {
     assert.equal(isThrottle({ name: 'ProvisionedThroughputExceededException' }), true);
     assert.equal(isNotFound({ __type: 'com.amazonaws.kinesis.v20131202#ResourceNotFoundException' }), true);
     assert.equal(isThrottle(Object.assign(new Error('x'), { Code: 'LimitExceededException' })), true);
-    assert.equal(errorName(new Error('plain')), undefined);
+    assert.equal(awsErrorName(new Error('plain')), undefined);
+    assert.equal(awsErrorName({ __type: 'com.amazonaws.dynamodb.v20120810#ResourceInUseException' }), 'ResourceInUseException');
+    assert.equal(awsErrorName({ name: '', Code: 'ThrottlingException' }), 'ThrottlingException');
     for (const junk of [null, undefined, 42, 'ResourceNotFoundException', {}]) {
       assert.equal(isThrottle(junk), false);
       assert.equal(isNotFound(junk), false);

@@ -31,6 +31,7 @@ import * as lz4 from 'lz4-napi';
 import zstdBinding from 'zstd-napi/binding.js';
 import { Compressor as ZstdCompressor } from 'zstd-napi';
 import { CorruptRecordError, UnsupportedCompressionTypeError } from './errors.js';
+import { bufferView } from '../primitives.js';
 
 export const CompressionType = {
   NONE: 0,
@@ -100,10 +101,6 @@ function tooLarge(type: CompressionType, limit: number): CorruptRecordError {
   return corrupt(type, `decompressed size exceeds the limit of ${limit} bytes`);
 }
 
-function asBuffer(data: Uint8Array): Buffer {
-  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-}
-
 // ---------------------------------------------------------------------------------------------
 // gzip
 
@@ -147,7 +144,7 @@ const SNAPPY_MAX_RATIO = 24;
 
 /** True if `data` starts with the xerial snappy-java stream magic. */
 export function isXerialSnappy(data: Uint8Array): boolean {
-  return data.length >= XERIAL_MAGIC.length && asBuffer(data).subarray(0, XERIAL_MAGIC.length).equals(XERIAL_MAGIC);
+  return data.length >= XERIAL_MAGIC.length && bufferView(data).subarray(0, XERIAL_MAGIC.length).equals(XERIAL_MAGIC);
 }
 
 /** The uncompressed length a raw snappy block declares in its varint preamble. */
@@ -254,7 +251,7 @@ function xerialChunks(data: Buffer): Buffer[] {
 
 /** Encodes `data` as a xerial snappy-java stream (what the Java client writes). */
 export function snappyXerialCompressSync(data: Uint8Array): Buffer {
-  return xerialAssemble(xerialChunks(asBuffer(data)).map((c) => snappy.compressSync(c)));
+  return xerialAssemble(xerialChunks(bufferView(data)).map((c) => snappy.compressSync(c)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -509,7 +506,7 @@ function zstdDecompressSync(data: Buffer, limit: number): Buffer {
 
 /** Compresses `data` with `type` (NONE returns the input). */
 export function compressSync(type: CompressionType, data: Uint8Array, options?: CompressOptions): Buffer {
-  const input = asBuffer(data);
+  const input = bufferView(data);
   switch (type) {
     case CompressionType.NONE:
       return input;
@@ -528,7 +525,7 @@ export function compressSync(type: CompressionType, data: Uint8Array, options?: 
 
 /** Async compress: the thread pool for inputs of ASYNC_THRESHOLD_BYTES or more where the codec has one. */
 export async function compress(type: CompressionType, data: Uint8Array, options?: CompressOptions): Promise<Buffer> {
-  const input = asBuffer(data);
+  const input = bufferView(data);
   if (input.length < ASYNC_THRESHOLD_BYTES) return compressSync(type, input, options);
   switch (type) {
     case CompressionType.GZIP:
@@ -544,7 +541,7 @@ export async function compress(type: CompressionType, data: Uint8Array, options?
 
 /** Decompresses `data` compressed with `type` (NONE returns the input). */
 export function decompressSync(type: CompressionType, data: Uint8Array, options?: DecompressOptions): Buffer {
-  const input = asBuffer(data);
+  const input = bufferView(data);
   const limit = limitOf(options);
   switch (type) {
     case CompressionType.NONE:
@@ -565,7 +562,7 @@ export function decompressSync(type: CompressionType, data: Uint8Array, options?
 
 /** Async decompress: the thread pool for inputs of ASYNC_THRESHOLD_BYTES or more where the codec has one. */
 export async function decompress(type: CompressionType, data: Uint8Array, options?: DecompressOptions): Promise<Buffer> {
-  const input = asBuffer(data);
+  const input = bufferView(data);
   if (input.length < ASYNC_THRESHOLD_BYTES) return decompressSync(type, input, options);
   const limit = limitOf(options);
   switch (type) {
