@@ -46,7 +46,8 @@ class PartitionError extends Error {
 /** Kinesis records to write, and for kpl aggregates the stored batch each becomes once read back. */
 interface PreparedWrite {
   readonly entries: KinesisPutEntry[];
-  readonly ownBatches: (OwnBatch | undefined)[];
+  /** The stored batch of each kpl entry, by entry index (the tailer takes it instead of decoding). */
+  readonly ownBatches: Map<number, OwnBatch>;
 }
 
 /** Turns the partition's record batches into Kinesis records in the topic's format. */
@@ -57,7 +58,7 @@ async function toKinesisEntries(topic: Topic, partition: number, records: Buffer
   const { batches, trailing } = splitBatches(records);
   if (trailing.length > 0) throw new PartitionError(ErrorCode.CORRUPT_MESSAGE, 'the last record batch is truncated');
   const entries: KinesisPutEntry[] = [];
-  const ownBatches: (OwnBatch | undefined)[] = [];
+  const ownBatches = new Map<number, OwnBatch>();
   for (const batch of batches) {
     const header = readBatchHeader(batch);
     if (batch.length > topic.maxMessageBytes) {
@@ -73,7 +74,6 @@ async function toKinesisEntries(topic: Topic, partition: number, records: Buffer
     }
     if (topic.recordFormat === 'kafka') {
       entries.push(toKafkaFormatRecord(partition, topic.partitionCount, batch, KINESIS_MAX_RECORD_BYTES));
-      ownBatches.push(undefined);
       continue;
     }
     const decoded = await decodeBatch(batch, { verifyCrc: false });
@@ -84,9 +84,7 @@ async function toKinesisEntries(topic: Topic, partition: number, records: Buffer
       timestamp: header.baseTimestamp + BigInt(r.timestampDelta),
     }));
     if (topic.recordFormat === 'raw') {
-      const raw = toRawRecords(partition, topic.partitionCount, records, KINESIS_MAX_RECORD_BYTES);
-      entries.push(...raw);
-      ownBatches.push(...raw.map(() => undefined));
+      entries.push(...toRawRecords(partition, topic.partitionCount, records, KINESIS_MAX_RECORD_BYTES));
     } else {
       const identity =
         header.producerId >= 0n
@@ -98,8 +96,8 @@ async function toKinesisEntries(topic: Topic, partition: number, records: Buffer
             }
           : null;
       for (const aggregate of toKplRecords(partition, topic.partitionCount, records, identity, KINESIS_MAX_RECORD_BYTES)) {
+        ownBatches.set(entries.length, encodeOwnBatch(aggregate.records, aggregate.aggregateIndex === 0 ? identity : null));
         entries.push(aggregate);
-        ownBatches.push(encodeOwnBatch(aggregate.records, aggregate.aggregateIndex === 0 ? identity : null));
       }
     }
   }
@@ -262,7 +260,7 @@ export function produceHandler(dataPath: DataPath): ApiHandler<ProduceRequest, P
                 throw err;
               }
               written.forEach((put, i) => {
-                const own = prepared.ownBatches[i];
+                const own = prepared.ownBatches.get(i);
                 if (own !== undefined) led.log.expectOwnBatch(put.shardId, put.sequenceNumber, own);
               });
               led.tailer.kick();
