@@ -9,7 +9,9 @@
  * - the new leader removes the expired index anchors and moves the log start past them (ListOffsets
  *   earliest) before any read needs it;
  * - a consumer at an expired offset is reset to the new log start (OFFSET_OUT_OF_RANGE, then
- *   auto.offset.reset=earliest) and reads only the new records.
+ *   auto.offset.reset=earliest) and reads only the new records;
+ * - without a log end after the newest anchor the partition still opens (offsets continue from
+ *   the anchor, the documented limit, with a warning).
  *
  * Records expire in kinesalite when its clock is moved 25 hours forward (it runs in a child
  * process of its own for that; the retention period is 24 hours).
@@ -20,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, it } from 'node:test';
-import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, DynamoDBClient, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import kafkajs from 'kafkajs';
 import { startDynalite, type LocalService } from '../../src/embedded-aws.js';
 import { pythonConsume, pythonProduceReported, type ClientRecord } from '../support/client-drivers.js';
@@ -169,4 +171,29 @@ it('after every record expired, a restarted leader continues the offsets where t
   await untilLogStart('20');
   assert.deepEqual(await consumeFromZero(3), range(20n, 3).map((offset) => ({ offset, value: `record ${offset}` })));
   assert.deepEqual(await watermarks(), { low: '20', high: '23' });
+
+  // No log end after the newest anchor (as left by a gateway version that did not record it):
+  // the count of expired records is unknown. The partition still opens, offsets continue from
+  // the anchor (the documented limit), and the gateway says so.
+  assert.deepEqual(await produce(23, 2), range(23n, 2));
+  await untilLogEndRecorded(25n);
+  const newestAnchor = (await anchorOffsets()).pop() as bigint;
+  await gateway.kill9();
+  await deleteLogEnd();
+  await kinesis.advanceClock(PAST_RETENTION_MS);
+  gateway = await startGateway();
+  assert.deepEqual(await produce(25, 1), [newestAnchor]);
+  assert.match(gateway.output(), /the newest index anchor expired with no log end recorded after it/);
 });
+
+async function deleteLogEnd(): Promise<void> {
+  const client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  try {
+    const out = await client.send(new ScanCommand({ TableName: `${TABLE_PREFIX}offset-index` }));
+    const end = (out.Items ?? []).find((item) => item['log']?.S?.endsWith('#0#end') === true);
+    if (end === undefined) throw new Error('no log end to delete');
+    await client.send(new DeleteItemCommand({ TableName: `${TABLE_PREFIX}offset-index`, Key: { log: end['log'] as AttributeValue, offset: end['offset'] as AttributeValue } }));
+  } finally {
+    client.destroy();
+  }
+}
