@@ -601,7 +601,16 @@ function elementTsType(element: ElementType): string {
   return element.kind === 'struct' ? element.struct.interfaceName : TS_PRIMITIVE_TYPES[element.name];
 }
 
-function fieldTsType(field: FieldModel): string {
+/**
+ * A response's record set may also be given as the record batches one after another (encoded
+ * without copying them together, e.g. a Fetch answer from cached batches); decoding gives one Buffer.
+ */
+const RESPONSE_RECORDS_TS_TYPE = 'Buffer | readonly Buffer[]';
+
+function fieldTsType(field: FieldModel, messageKind: MessageModel['kind']): string {
+  if (messageKind === 'response' && field.type.kind === 'primitive' && field.type.name === 'records') {
+    return field.nullable ? `${RESPONSE_RECORDS_TS_TYPE} | null` : RESPONSE_RECORDS_TS_TYPE;
+  }
   const base = field.type.kind === 'array' ? `${elementTsType(field.type.element)}[]` : elementTsType(field.type);
   return field.nullable ? `${base} | null` : base;
 }
@@ -723,7 +732,7 @@ class MessageEmitter {
     code.block(`export interface ${struct.interfaceName}`, () => {
       for (const field of struct.fields) {
         code.line(this.fieldDoc(field));
-        code.line(`${field.property}: ${fieldTsType(field)};`);
+        code.line(`${field.property}: ${fieldTsType(field, this.message.kind)};`);
       }
       code.line('/** Tagged fields this schema does not know, kept for re-encoding (flexible versions only). */');
       code.line('_unknownTaggedFields?: UnknownTaggedField[];');
@@ -814,7 +823,7 @@ class MessageEmitter {
   /** Declares the field's local and reads it in the versions where it is present and not tagged. */
   private emitFieldRead(field: FieldModel, untagged: Versions, context: Versions, taggedSomewhere: boolean): void {
     const { code } = this;
-    const declaration = `${field.local}: ${fieldTsType(field)}`;
+    const declaration = `${field.local}: ${fieldTsType(field, this.message.kind)}`;
     if (untagged.empty) {
       code.line(`let ${declaration} = ${defaultExpression(field)};`);
       return;

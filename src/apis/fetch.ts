@@ -23,6 +23,8 @@ interface PartitionFetch {
   readonly fetchOffset: bigint;
   readonly partitionMaxBytes: number;
   readonly answer: FetchResponsePartitionData;
+  /** Bytes of the record batches in the answer. */
+  bytes: number;
 }
 
 /**
@@ -108,6 +110,7 @@ export function fetchHandler(dataPath: DataPath): ApiHandler<FetchRequest, Fetch
             fetchOffset: partitionRequest.fetchOffset,
             partitionMaxBytes: partitionRequest.partitionMaxBytes,
             answer,
+            bytes: 0,
           });
         }
       }
@@ -131,7 +134,9 @@ export function fetchHandler(dataPath: DataPath): ApiHandler<FetchRequest, Fetch
             taken.push(batch);
             bytes += batch.bytes.length;
           }
-          fetch.answer.records = taken.length === 0 ? null : Buffer.concat(taken.map((b) => b.bytes));
+          // The batches follow one another in the response, not copied together.
+          fetch.answer.records = taken.length === 0 ? null : taken.map((b) => b.bytes);
+          fetch.bytes = bytes;
           budget -= bytes;
           total += bytes;
         });
@@ -146,7 +151,7 @@ export function fetchHandler(dataPath: DataPath): ApiHandler<FetchRequest, Fetch
       }
       for (const fetch of fetches) {
         if (fetch.answer.records === null) fetch.answer.records = Buffer.alloc(0);
-        dataPath.metrics?.fetchPartition(fetch.led?.topic.name, fetch.answer.errorCode, fetch.answer.records.length);
+        dataPath.metrics?.fetchPartition(fetch.led?.topic.name, fetch.answer.errorCode, fetch.bytes);
       }
       return response;
     },

@@ -204,6 +204,16 @@ export class Reader {
  */
 const BY_REFERENCE_MIN_BYTES = 16 * 1024;
 
+/** A bytes value to encode: one buffer, or parts that follow one another. */
+export type BytesValue = Uint8Array | readonly Uint8Array[];
+
+function bytesLength(v: BytesValue): number {
+  if (v instanceof Uint8Array) return v.length;
+  let length = 0;
+  for (const part of v) length += part.length;
+  return length;
+}
+
 export class Writer {
   private buf: Buffer;
   /** Bytes of buf written so far. */
@@ -386,22 +396,29 @@ export class Writer {
     return this.compactString(v);
   }
 
-  bytes(v: Uint8Array): this {
-    return this.int32(v.length).raw(v);
+  /** Bytes, given whole or as parts to write one after another (a response's record batches). */
+  bytes(v: BytesValue): this {
+    return this.int32(bytesLength(v)).rawParts(v);
   }
 
-  nullableBytes(v: Uint8Array | null): this {
+  nullableBytes(v: BytesValue | null): this {
     if (v === null) return this.int32(-1);
     return this.bytes(v);
   }
 
-  compactBytes(v: Uint8Array): this {
-    return this.uvarint(v.length + 1).raw(v);
+  compactBytes(v: BytesValue): this {
+    return this.uvarint(bytesLength(v) + 1).rawParts(v);
   }
 
-  compactNullableBytes(v: Uint8Array | null): this {
+  compactNullableBytes(v: BytesValue | null): this {
     if (v === null) return this.uvarint(0);
     return this.compactBytes(v);
+  }
+
+  private rawParts(v: BytesValue): this {
+    if (v instanceof Uint8Array) return this.raw(v);
+    for (const part of v) this.raw(part);
+    return this;
   }
 
   /** Reserves an int32 slot and returns a function that fills it with the bytes written since. */

@@ -14,7 +14,10 @@ import {
   createApiVersionsResponseApiVersion,
   createApiVersionsResponseSupportedFeatureKey,
   createConsumerGroupHeartbeatResponseAssignment,
+  createFetchResponseFetchableTopicResponse,
+  createFetchResponsePartitionData,
   createMetadataRequestMetadataRequestTopic,
+  fetchResponse,
   metadataRequest,
   produceRequest,
   requestHeader,
@@ -22,6 +25,7 @@ import {
   responseHeader,
   responseHeaderVersion,
   type ApiVersionsResponse,
+  type FetchResponse,
 } from '../../src/protocol/messages/index.js';
 import { writeUnknownTaggedFieldsBefore, type MessageCodec } from '../../src/protocol/codec.js';
 import { ErrorCode, errorName } from '../../src/protocol/errors.js';
@@ -314,4 +318,20 @@ test('a large byte field inside a tagged field is copied (its length is filled i
   assert.equal(reader.uvarint(), 30_000);
   assert.deepEqual(bytes.subarray(reader.offset, reader.offset + 30_000), Buffer.alloc(30_000, 5));
   assert.equal(bytes[bytes.length - 1], 2);
+});
+
+test('a Fetch answer given as record batches encodes as their concatenation, classic and compact', () => {
+  const batches = [Buffer.alloc(30_000, 1), Buffer.alloc(100, 2), Buffer.alloc(20_000, 3)];
+  const answer = (records: Buffer | readonly Buffer[]): FetchResponse => ({
+    ...fetchResponse.create(),
+    responses: [{ ...createFetchResponseFetchableTopicResponse(), topic: 't', partitions: [{ ...createFetchResponsePartitionData(), partitionIndex: 2, records }] }],
+  });
+  for (const version of [4, 12]) {
+    const asParts = new Writer(8);
+    fetchResponse.encode(asParts, answer(batches), version);
+    const whole = encode(fetchResponse, answer(Buffer.concat(batches)), version);
+    assert.deepEqual(asParts.finish(), whole, `version ${version}`);
+    assert.ok(asParts.finishParts().includes(batches[0] as Buffer), 'a large batch is not copied');
+    assert.deepEqual(decode(fetchResponse, whole, version).responses[0]?.partitions[0]?.records, Buffer.concat(batches));
+  }
 });

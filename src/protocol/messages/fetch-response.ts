@@ -55,7 +55,7 @@ export interface FetchResponsePartitionData {
   /** The preferred read replica for the consumer to use on its next fetch request. (Versions 11+.) */
   preferredReadReplica: number;
   /** The record data. (Versions 0+; nullable 0+.) */
-  records: Buffer | null;
+  records: Buffer | readonly Buffer[] | null;
   /** Tagged fields this schema does not know, kept for re-encoding (flexible versions only). */
   _unknownTaggedFields?: UnknownTaggedField[];
 }
@@ -365,7 +365,7 @@ function readFetchResponsePartitionData(_r: Reader, _version: number): FetchResp
   } else {
     preferredReadReplica = -1;
   }
-  let records: Buffer | null;
+  let records: Buffer | readonly Buffer[] | null;
   if (_version >= 12) {
     records = _r.compactNullableBytes();
   } else {

@@ -43,7 +43,7 @@ export interface FetchSnapshotResponsePartitionSnapshot {
   /** The starting byte position within the snapshot included in the Bytes field. (Versions 0+.) */
   position: bigint;
   /** Snapshot data in records format which may not be aligned on an offset boundary. (Versions 0+.) */
-  unalignedRecords: Buffer;
+  unalignedRecords: Buffer | readonly Buffer[];
   /** Tagged fields this schema does not know, kept for re-encoding (flexible versions only). */
   _unknownTaggedFields?: UnknownTaggedField[];
 }

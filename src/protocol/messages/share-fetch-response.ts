@@ -45,7 +45,7 @@ export interface ShareFetchResponsePartitionData {
   /** (Versions 0+.) */
   currentLeader: ShareFetchResponseLeaderIdAndEpoch;
   /** The record data. (Versions 0+; nullable 0+.) */
-  records: Buffer | null;
+  records: Buffer | readonly Buffer[] | null;
   /** The acquired records. (Versions 0+.) */
   acquiredRecords: ShareFetchResponseAcquiredRecords[];
   /** Tagged fields this schema does not know, kept for re-encoding (flexible versions only). */
