@@ -7,6 +7,7 @@ import {
   type FetchResponsePartitionData,
 } from '../protocol/messages/index.js';
 import { ErrorCode } from '../protocol/errors.js';
+import { bytesLength } from '../protocol/primitives.js';
 import type { LedPartition } from '../log/log-manager.js';
 import type { StoredBatch } from '../log/stored-batch.js';
 import type { Topic } from '../log/topics.js';
@@ -23,8 +24,6 @@ interface PartitionFetch {
   readonly fetchOffset: bigint;
   readonly partitionMaxBytes: number;
   readonly answer: FetchResponsePartitionData;
-  /** Bytes of the record batches in the answer. */
-  bytes: number;
 }
 
 /**
@@ -110,7 +109,6 @@ export function fetchHandler(dataPath: DataPath): ApiHandler<FetchRequest, Fetch
             fetchOffset: partitionRequest.fetchOffset,
             partitionMaxBytes: partitionRequest.partitionMaxBytes,
             answer,
-            bytes: 0,
           });
         }
       }
@@ -136,7 +134,6 @@ export function fetchHandler(dataPath: DataPath): ApiHandler<FetchRequest, Fetch
           }
           // The batches follow one another in the response, not copied together.
           fetch.answer.records = taken.length === 0 ? null : taken.map((b) => b.bytes);
-          fetch.bytes = bytes;
           budget -= bytes;
           total += bytes;
         });
@@ -151,7 +148,7 @@ export function fetchHandler(dataPath: DataPath): ApiHandler<FetchRequest, Fetch
       }
       for (const fetch of fetches) {
         if (fetch.answer.records === null) fetch.answer.records = Buffer.alloc(0);
-        dataPath.metrics?.fetchPartition(fetch.led?.topic.name, fetch.answer.errorCode, fetch.bytes);
+        dataPath.metrics?.fetchPartition(fetch.led?.topic.name, fetch.answer.errorCode, bytesLength(fetch.answer.records));
       }
       return response;
     },

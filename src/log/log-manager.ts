@@ -257,8 +257,7 @@ export class LogManager {
         if (await this.anchorExpired(led, anchors[middle] as IndexAnchor)) expired = middle + 1;
         else present = middle;
       }
-      const last = anchors[expired - 1];
-      if (last === undefined) return;
+      const last = anchors[expired - 1] as IndexAnchor;
       await this.moveLogStartPast(led, last.offset, `the record of the anchor at offset ${last.offset} expired`);
       await this.index.deleteAnchors(led.topic.topicId, led.partition, anchors.slice(0, expired).map((a) => a.offset));
     } catch (err) {

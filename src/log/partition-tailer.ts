@@ -33,9 +33,8 @@ export class PartitionTailer {
   private bytesSinceAnchor = 0;
   private lastAnchorAt = 0;
   private lastAnchorOffset = -1n;
-  /** The log end recorded when this tailer started, and the nextOffset of the last one recorded since. */
+  /** The log end last recorded (found at start, or written since). */
   private recordedEnd: LogEnd | undefined;
-  private recordedEndOffset = -1n;
   private lastEndAt = 0;
   private endWrite: Promise<void> | undefined;
   /** Greatest record timestamp read so far: anchors carry it, so anchor times never decrease. */
@@ -75,7 +74,6 @@ export class PartitionTailer {
       this.index.end(this.topicId, this.source.partition),
     ]);
     this.recordedEnd = end;
-    this.recordedEndOffset = end?.nextOffset ?? -1n;
     let start: ReadStart | undefined;
     if (anchor !== undefined) start = startAt(anchor, { mustExist: true });
     else if (end !== undefined) start = startAfter(end);
@@ -229,7 +227,7 @@ export class PartitionTailer {
    */
   private maybeRecordEnd(): void {
     if (this.endWrite !== undefined || Date.now() - this.lastEndAt < this.options.indexIntervalMs) return;
-    if ((this.reader?.nextOffset ?? -1n) <= this.recordedEndOffset) return;
+    if ((this.reader?.nextOffset ?? -1n) <= (this.recordedEnd?.nextOffset ?? -1n)) return;
     this.endWrite = this.recordEnd()
       .catch((err: unknown) => {
         // A missing log end only matters once the partition's records expire.
@@ -240,11 +238,11 @@ export class PartitionTailer {
 
   private async recordEnd(): Promise<void> {
     const position = this.reader?.position();
-    if (position === undefined || position.nextOffset <= this.recordedEndOffset) return;
+    if (position === undefined || position.nextOffset <= (this.recordedEnd?.nextOffset ?? -1n)) return;
     this.lastEndAt = Date.now();
     const end: LogEnd = { ...position, maxTimestampMs: Number(this.maxTimestamp) };
     await this.index.putEnd(this.topicId, this.source.partition, end);
-    this.recordedEndOffset = end.nextOffset;
+    this.recordedEnd = end;
   }
 
   private maybeAnchor(batches: readonly StoredBatch[]): void {

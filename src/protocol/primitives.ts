@@ -207,7 +207,8 @@ const BY_REFERENCE_MIN_BYTES = 16 * 1024;
 /** A bytes value to encode: one buffer, or parts that follow one another. */
 export type BytesValue = Uint8Array | readonly Uint8Array[];
 
-function bytesLength(v: BytesValue): number {
+/** Bytes in a bytes value, whole or in parts. */
+export function bytesLength(v: BytesValue): number {
   if (v instanceof Uint8Array) return v.length;
   let length = 0;
   for (const part of v) length += part.length;
