@@ -598,6 +598,7 @@ export class LogManager {
     await this.leases.release(led.lease).catch((err: unknown) => {
       this.logger.warn({ err, topic: led.topic.name, partition: led.partition }, 'releasing the lease failed');
     });
+    await led.tailer.recordFinalEnd();
   }
 
   /** Renews every held lease; a renewal still under way for a partition is not started twice. */

@@ -133,11 +133,19 @@ export class PartitionTailer {
     wake?.();
   }
 
-  /** Stops reading and records the log end (so a later leader starts after what was read). */
+  /** Stops reading. */
   async stop(): Promise<void> {
     this.running = false;
     this.kick();
     await this.loop;
+  }
+
+  /**
+   * Records where the stopped tailer's log ends, so a later leader can continue after it once
+   * the records expire. Called after the lease is given up: the write is a true fact whoever
+   * makes it, and the next leader need not wait for it.
+   */
+  async recordFinalEnd(): Promise<void> {
     await this.endWrite;
     await this.recordEnd().catch((err: unknown) => {
       this.logger.warn({ err, topic: this.log.topic, partition: this.log.partition }, 'recording the log end failed');
