@@ -252,6 +252,16 @@ export class Gateway {
     return this.parts.groups;
   }
 
+  /** The partitions this gateway leads (for tests and diagnostics). */
+  get logs(): LogManager {
+    return this.parts.logs;
+  }
+
+  /** The topics, streams and tables this gateway serves from (for tests and diagnostics). */
+  get storage(): Pick<GatewayParts, 'topics' | 'aws'> {
+    return { topics: this.parts.topics, aws: this.parts.aws };
+  }
+
   /** Stops accepting, answers what was already read, gives leases up, then closes everything. */
   async stop(): Promise<void> {
     const { log, logs, aws, config, idempotence, groups, cluster } = this.parts;

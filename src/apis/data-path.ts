@@ -20,14 +20,22 @@ export type PartitionLookup =
   | { readonly ok: true; readonly topic: Topic; readonly led: LedPartition }
   | { readonly ok: false; readonly errorCode: number; readonly message: string };
 
-/** Finds a partition this node leads, or the Kafka error that explains why not. */
-export async function lookupPartition(dataPath: DataPath, topic: Topic | undefined, partition: number): Promise<PartitionLookup> {
+/**
+ * Finds a partition this node leads, or the Kafka error that explains why not. `receivedAtMs`:
+ * when the request was read (see RequestContext).
+ */
+export async function lookupPartition(
+  dataPath: DataPath,
+  topic: Topic | undefined,
+  partition: number,
+  receivedAtMs: number,
+): Promise<PartitionLookup> {
   if (topic === undefined) {
     return { ok: false, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, message: 'unknown topic' };
   }
   let led;
   try {
-    led = await dataPath.logs.partition(topic, partition);
+    led = await dataPath.logs.partition(topic, partition, receivedAtMs);
   } catch (err) {
     return {
       ok: false,

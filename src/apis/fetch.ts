@@ -96,7 +96,7 @@ export function fetchHandler(dataPath: DataPath): ApiHandler<FetchRequest, Fetch
           if (topic === undefined && byId) {
             answer.errorCode = ErrorCode.UNKNOWN_TOPIC_ID;
           } else {
-            const lookup = await lookupPartition(dataPath, topic, partitionRequest.partition);
+            const lookup = await lookupPartition(dataPath, topic, partitionRequest.partition, context.receivedAtMs);
             if (lookup.ok) {
               led = lookup.led;
               answer.errorCode = leaderEpochError(led, partitionRequest.currentLeaderEpoch);

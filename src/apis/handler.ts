@@ -9,6 +9,11 @@ export interface RequestContext {
   readonly clientId: string | null;
   readonly connectionId: number;
   readonly remoteAddress: string;
+  /**
+   * When the request was read off its connection (performance.now()): a partition whose lease
+   * this node lost after that refuses it, since it may have been sent to a leader that was paused.
+   */
+  readonly receivedAtMs: number;
   readonly log: Logger;
 }
 

@@ -92,7 +92,7 @@ export function listOffsetsHandler(dataPath: DataPath): ApiHandler<ListOffsetsRe
     response: listOffsetsResponse,
     minVersion: 0,
     maxVersion: 10,
-    async handle(request) {
+    async handle(request, context) {
       const response = listOffsetsResponse.create();
       for (const topicRequest of request.topics) {
         const topic = await dataPath.registry.topic(topicRequest.name);
@@ -103,7 +103,7 @@ export function listOffsetsHandler(dataPath: DataPath): ApiHandler<ListOffsetsRe
             const result = createListOffsetsResponseListOffsetsPartitionResponse();
             result.partitionIndex = partitionRequest.partitionIndex;
             partitions.push(result);
-            const lookup = await lookupPartition(dataPath, topic, partitionRequest.partitionIndex);
+            const lookup = await lookupPartition(dataPath, topic, partitionRequest.partitionIndex, context.receivedAtMs);
             if (!lookup.ok) {
               result.errorCode = lookup.errorCode;
               return;

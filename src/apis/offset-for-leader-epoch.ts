@@ -24,7 +24,7 @@ export function offsetForLeaderEpochHandler(
     response: offsetForLeaderEpochResponse,
     minVersion: 0,
     maxVersion: 4,
-    async handle(request) {
+    async handle(request, context) {
       const response = offsetForLeaderEpochResponse.create();
       for (const topicRequest of request.topics) {
         const topic = await dataPath.registry.topic(topicRequest.topic);
@@ -34,7 +34,7 @@ export function offsetForLeaderEpochHandler(
           const result = createOffsetForLeaderEpochResponseEpochEndOffset();
           result.partition = partitionRequest.partition;
           partitions.push(result);
-          const lookup = await lookupPartition(dataPath, topic, partitionRequest.partition);
+          const lookup = await lookupPartition(dataPath, topic, partitionRequest.partition, context.receivedAtMs);
           if (!lookup.ok) {
             result.errorCode = lookup.errorCode;
             continue;

@@ -207,7 +207,7 @@ export function produceHandler(dataPath: DataPath): ApiHandler<ProduceRequest, P
         for (const partitionData of topicData.partitionData) {
           const slot = partitionResponse(partitionData.index, ErrorCode.NONE, null);
           topicResponse.partitionResponses.push(slot);
-          const lookup = await lookupPartition(dataPath, topic, partitionData.index);
+          const lookup = await lookupPartition(dataPath, topic, partitionData.index, context.receivedAtMs);
           if (!lookup.ok) {
             slot.errorCode = lookup.errorCode;
             slot.errorMessage = lookup.message;

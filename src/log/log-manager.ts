@@ -97,6 +97,8 @@ export class LogManager {
   /** Partitions whose expired anchors are being looked for. */
   private readonly pruning = new Set<LedPartition>();
   private rebalancing: Promise<void> | undefined;
+  /** When this node last stopped leading each partition (lease lost or handed over; performance.now()). */
+  private readonly leftAtMs = new Map<string, number>();
   /** Lease renewals under way, per partition. */
   private readonly renewals = new Map<LedPartition, Promise<boolean>>();
   private stopped = false;
@@ -135,8 +137,13 @@ export class LogManager {
     return led !== undefined && this.serving(led) ? led.lease : undefined;
   }
 
-  /** The led partition, opening it on first use. */
-  partition(topic: Topic, partition: number): Promise<LedPartition | PartitionUnavailable> {
+  /**
+   * The led partition, opening it on first use. `requestReadAtMs` (performance.now()) is when the
+   * asking request was read: if this node has lost or given up the partition's lease since, the
+   * request is refused even when the lease could be taken again now. It may have waited in the
+   * socket of a paused leader, and its client must look the leader up afresh.
+   */
+  partition(topic: Topic, partition: number, requestReadAtMs: number): Promise<LedPartition | PartitionUnavailable> {
     if (partition < 0 || partition >= topic.partitionCount) return Promise.resolve('unknown-partition');
     const key = partitionKey(topic, partition);
     const open = this.led.get(key);
@@ -146,7 +153,7 @@ export class LogManager {
         // Close to its expiry (renewals late: a busy process): renew now, then decide.
         return this.renewLease(key, open).then((held) => {
           if (held && this.serving(open)) return open;
-          return this.led.get(key) === open ? 'not-leader' : this.partition(topic, partition);
+          return this.led.get(key) === open ? 'not-leader' : this.partition(topic, partition, requestReadAtMs);
         });
       }
       // The lease ran out under us (renewals failed, or the process was paused): whoever holds
@@ -154,6 +161,7 @@ export class LogManager {
       this.logger.warn({ topic: topic.name, partition }, 'partition lease ran out; no longer leading');
       this.drop(key, open);
     }
+    if ((this.leftAtMs.get(key) ?? -Infinity) >= requestReadAtMs) return Promise.resolve('not-leader');
     let opening = this.partitions.get(key);
     const current = this.openedWith.get(key);
     if (opening !== undefined && current !== undefined && current !== topic.partitionMaps.length) {
@@ -482,6 +490,7 @@ export class LogManager {
   private async handOver(key: string, led: LedPartition): Promise<void> {
     if (led.handingOver === true) return;
     led.handingOver = true;
+    this.leftAtMs.set(key, performance.now());
     const deadline = Date.now() + (this.options.handoverDrainMs ?? 3000);
     const writer = this.writers.get(led.topic.topicId);
     while (Date.now() < deadline && (writer?.hasPending(led.partition) === true || led.log.awaitedSequences > 0)) {
@@ -503,6 +512,7 @@ export class LogManager {
    */
   private drop(key: string, led: LedPartition): void {
     led.released = true;
+    this.leftAtMs.set(key, performance.now());
     if (this.held.get(key) === led) this.held.delete(key);
     if (this.led.get(key) === led) {
       this.led.delete(key);

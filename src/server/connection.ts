@@ -118,7 +118,8 @@ export class Connection {
       return;
     }
     const api = this.options.registry.get(apiKey);
-    const slot: Slot = { done: false, bytes: null, api: api?.name, apiVersion, startedMs: performance.now() };
+    const receivedAtMs = performance.now();
+    const slot: Slot = { done: false, bytes: null, api: api?.name, apiVersion, startedMs: receivedAtMs };
     this.queue.push(slot);
 
     if (apiKey === ApiKey.ApiVersions && api !== undefined && apiVersion > api.maxVersion) {
@@ -146,6 +147,7 @@ export class Connection {
         clientId: header.clientId,
         connectionId: this.options.id,
         remoteAddress: this.remoteAddress,
+        receivedAtMs,
         log: this.log,
       };
     } catch (err) {

@@ -13,7 +13,7 @@ import { ZERO_UUID } from '../../src/protocol/primitives.js';
 const cluster = new SingleNodeCluster('cluster', { nodeId: 0, host: '127.0.0.1', port: 9092, rack: null });
 
 function context(apiVersion: number): RequestContext {
-  return { apiVersion, correlationId: 1, clientId: 'test', connectionId: 1, remoteAddress: '127.0.0.1', log: pino({ level: 'silent' }) };
+  return { apiVersion, correlationId: 1, clientId: 'test', connectionId: 1, remoteAddress: '127.0.0.1', receivedAtMs: performance.now(), log: pino({ level: 'silent' }) };
 }
 
 function setup() {

@@ -87,6 +87,7 @@ async function call<Req, Res>(
     clientId: 'test-client',
     connectionId,
     remoteAddress: '::ffff:10.1.2.3:40000',
+    receivedAtMs: performance.now(),
     log,
   });
   assert.ok(encode);
@@ -347,7 +348,7 @@ describe('group APIs on the wire', () => {
     const api = groupApis({ coordinator: s.coordinator, router: new SingleNodeGroupRouter(s.cluster), catalog: slowCatalog, sequencer: new ConnectionSequencer() }).find(
       (a) => a.apiKey === offsetCommitRequest.apiKey,
     )!;
-    const context = { apiVersion: 8, correlationId: 1, clientId: 'c', connectionId: 5, remoteAddress: '127.0.0.1:1', log };
+    const context = { apiVersion: 8, correlationId: 1, clientId: 'c', connectionId: 5, remoteAddress: '127.0.0.1:1', receivedAtMs: performance.now(), log };
     const request = (offset: bigint) => ({
       ...offsetCommitRequest.create(),
       groupId: 'ordered',

@@ -19,7 +19,7 @@ const warnings: unknown[] = [];
 const log = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line)) });
 
 function context(apiVersion: number): RequestContext {
-  return { apiVersion, correlationId: 1, clientId: 'test', connectionId: 1, remoteAddress: '127.0.0.1', log };
+  return { apiVersion, correlationId: 1, clientId: 'test', connectionId: 1, remoteAddress: '127.0.0.1', receivedAtMs: performance.now(), log };
 }
 
 /** Counts up from `start`; fails while `failing` is set. */
