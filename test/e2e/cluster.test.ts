@@ -462,15 +462,21 @@ describe('three gateway nodes', { timeout: 900_000 }, () => {
       assert.ok(!log.some((r) => r.name === 'stray'), 'the paused leader wrote nothing');
 
       const byOffset = new Map(log.map((r) => [`${r.partition}/${r.offset}`, `${r.name}|${r.index}|`]));
-      await eventually('each group consumed the whole log', () =>
-        [RDK_GROUP, KJS_GROUP].every((g) => {
-          const consumed = new Set(
-            members.filter((m) => groupOf(m) === g).flatMap((m) => m.events.filter((e) => e.event === 'consumed').map((e) => `${e.partition}/${e.offset}`)),
-          );
-          return [...byOffset.keys()].every((k) => consumed.has(k));
-        }),
-        180_000,
-      );
+      /** Per group, the first offset of each partition that no member of it has consumed. */
+      const notConsumed = (g: string): string[] => {
+        const consumed = new Set(
+          members.filter((m) => groupOf(m) === g).flatMap((m) => m.events.filter((e) => e.event === 'consumed').map((e) => `${e.partition}/${e.offset}`)),
+        );
+        const firstMissing = new Map<number, string>();
+        for (const { partition, offset } of log) {
+          if (!firstMissing.has(partition) && !consumed.has(`${partition}/${offset}`)) firstMissing.set(partition, `${partition}/${offset}`);
+        }
+        return [...firstMissing.values()];
+      };
+      await eventually('each group consumed the whole log', () => [RDK_GROUP, KJS_GROUP].every((g) => notConsumed(g).length === 0), 180_000).catch((err: unknown) => {
+        const missing = [RDK_GROUP, KJS_GROUP].map((g) => `${g} has not consumed ${notConsumed(g).join(', ') || 'nothing missing'}`);
+        throw new Error(`${(err as Error).message}: ${missing.join('; ')}`);
+      });
       for (const member of members) {
         for (const e of member.events) {
           if (e.event !== 'consumed') continue;
