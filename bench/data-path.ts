@@ -151,7 +151,12 @@ async function createStream(kinesis: KinesisClient, name: string): Promise<void>
   }
 }
 
-async function directProduce(kinesis: KinesisClient, stream: string, values: readonly Buffer[]): Promise<{ records: number; bytes: number }> {
+async function directProduce(
+  kinesis: KinesisClient,
+  stream: string,
+  values: readonly Buffer[],
+  made: { putRecords: number },
+): Promise<{ records: number; bytes: number }> {
   // Per partition batches of SEND_RECORDS / PARTITIONS, aggregated as the gateway stores them.
   const perBatch = SEND_RECORDS / PARTITIONS;
   const entries: KinesisPutEntry[] = [];
@@ -185,6 +190,7 @@ async function directProduce(kinesis: KinesisClient, stream: string, values: rea
       let pending = calls[next++] as PutRecordsRequestEntry[];
       while (pending.length > 0) {
         const result = await kinesis.send(new PutRecordsCommand({ StreamName: stream, Records: pending }));
+        made.putRecords++;
         pending = pending.filter((_, i) => result.Records?.[i]?.ErrorCode !== undefined);
       }
     }
@@ -328,6 +334,8 @@ function progress(message: string): void {
 
 interface GatewayRun {
   readonly gateway: GatewayProcess;
+  /** The gateway's /metrics port (the same after a restart). */
+  readonly metricsPort: number;
   /** The gateway's and the stand-ins' processes, by name. */
   cpuPids(): Record<string, number>;
   restart(): Promise<GatewayProcess>;
@@ -339,6 +347,7 @@ async function gatewayOnFreshServices(): Promise<GatewayRun> {
   const services = await startServices();
   const dataDir = mkdtempSync(join(tmpdir(), 'kkg-bench-'));
   const port = await freePort();
+  const metricsPort = await freePort();
   const profileDir = process.env.KKG_BENCH_CPU_PROF;
   const start = (): Promise<GatewayProcess> =>
     startGatewayProcess(
@@ -349,6 +358,7 @@ async function gatewayOnFreshServices(): Promise<GatewayRun> {
         'data-dir': dataDir,
         'kinesis-poll-interval-ms': '20', // as with the embedded stand-ins
         'log-level': 'error',
+        'metrics-port': String(metricsPort),
       },
       { nodeArgs: profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir] },
     );
@@ -357,6 +367,7 @@ async function gatewayOnFreshServices(): Promise<GatewayRun> {
     get gateway() {
       return gateway;
     },
+    metricsPort,
     cpuPids: () => ({ kinesalite: services.kinesis.pid, dynalite: services.dynamodb.pid, gateway: gateway.pid }),
     async restart() {
       await gateway.stop();
@@ -384,6 +395,36 @@ type PathName =
 interface Round {
   readonly measured: Map<PathName, Measured>;
   readonly cpu: Map<PathName, CpuUse>;
+  /** PutRecords and GetRecords calls made, per produce path (the gateway's, or the direct writer's). */
+  readonly calls: Map<PathName, KinesisCalls>;
+}
+
+interface KinesisCalls {
+  readonly putRecords: number;
+  readonly getRecords: number;
+}
+
+/** The gateway's PutRecords and GetRecords calls so far, from its /metrics. */
+async function kinesisCallsOf(metricsPort: number): Promise<KinesisCalls> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  let putRecords = 0;
+  let getRecords = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('kafka_kinesis_gateway_kinesis_calls_total{')) continue;
+    const count = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.includes('operation="PutRecords"')) putRecords += count;
+    if (line.includes('operation="GetRecords"')) getRecords += count;
+  }
+  return { putRecords, getRecords };
+}
+
+/** Runs `work` and notes the Kinesis calls the gateway made meanwhile (the gateway's reading back included). */
+async function withCalls<T>(metricsPort: number, work: () => Promise<T>): Promise<{ result: T; calls: KinesisCalls }> {
+  const before = await kinesisCallsOf(metricsPort);
+  const result = await work();
+  // The tailer's reads of the last writes have been made: every acknowledgement waited for one.
+  const after = await kinesisCallsOf(metricsPort);
+  return { result, calls: { putRecords: after.putRecords - before.putRecords, getRecords: after.getRecords - before.getRecords } };
 }
 
 /** One round: every path once, each producer on fresh stand-ins (kinesalite slows down as it fills). */
@@ -391,6 +432,7 @@ async function runRound(values: readonly Buffer[], python: boolean): Promise<Rou
   const count = values.length;
   const measured = new Map<PathName, Measured>();
   const cpu = new Map<PathName, CpuUse>();
+  const calls = new Map<PathName, KinesisCalls>();
   const note = (path: PathName, m: Measured): void => {
     progress(`${path}: ${m.records} records in ${m.seconds.toFixed(2)} s`);
     measured.set(path, m);
@@ -409,9 +451,13 @@ async function runRound(values: readonly Buffer[], python: boolean): Promise<Rou
   const kinesis = createKinesisClient({ endpoint: services.kinesis.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   try {
     await createStream(kinesis, 'bench-direct');
-    const put = await withCpu({ kinesalite: services.kinesis.pid, dynalite: services.dynamodb.pid }, () => timed(() => directProduce(kinesis, 'bench-direct', values)));
+    const directCalls = { putRecords: 0 };
+    const put = await withCpu({ kinesalite: services.kinesis.pid, dynalite: services.dynamodb.pid }, () =>
+      timed(() => directProduce(kinesis, 'bench-direct', values, directCalls)),
+    );
     note('produce: direct', put.result);
     cpu.set('produce: direct', put.cpu);
+    calls.set('produce: direct', { ...directCalls, getRecords: 0 });
     note('consume: direct', await timed(() => directConsume(kinesis, 'bench-direct')));
   } finally {
     kinesis.destroy();
@@ -422,9 +468,11 @@ async function runRound(values: readonly Buffer[], python: boolean): Promise<Rou
   let run = await gatewayOnFreshServices();
   try {
     await createTopics(run.gateway.bootstrap, ['bench']);
-    const viaKafkajs = await withCpu(run.cpuPids(), () => kafkajsProduce(run.gateway.bootstrap, 'bench', values));
-    note('produce: kafkajs', viaKafkajs.result);
-    cpu.set('produce: kafkajs', viaKafkajs.cpu);
+    const gatewayRun = run;
+    const viaKafkajs = await withCalls(run.metricsPort, () => withCpu(gatewayRun.cpuPids(), () => kafkajsProduce(gatewayRun.gateway.bootstrap, 'bench', values)));
+    note('produce: kafkajs', viaKafkajs.result.result);
+    cpu.set('produce: kafkajs', viaKafkajs.result.cpu);
+    calls.set('produce: kafkajs', viaKafkajs.calls);
     if (python) note('consume: librdkafka, tail cache', await librdkafka(consumeSpec(run.gateway.bootstrap, 'bench')));
     note('consume: kafkajs group, tail cache', await kafkajsConsume(run.gateway.bootstrap, 'bench', count));
     if (python) {
@@ -443,16 +491,19 @@ async function runRound(values: readonly Buffer[], python: boolean): Promise<Rou
     try {
       await createTopics(run.gateway.bootstrap, ['bench']);
       const gatewayRun = run;
-      const viaLibrdkafka = await withCpu(gatewayRun.cpuPids(), () =>
-        librdkafka({ mode: 'produce', bootstrap: gatewayRun.gateway.bootstrap, topic: 'bench', partitions: PARTITIONS, records: count, record_bytes: RECORD_BYTES }),
+      const viaLibrdkafka = await withCalls(gatewayRun.metricsPort, () =>
+        withCpu(gatewayRun.cpuPids(), () =>
+          librdkafka({ mode: 'produce', bootstrap: gatewayRun.gateway.bootstrap, topic: 'bench', partitions: PARTITIONS, records: count, record_bytes: RECORD_BYTES }),
+        ),
       );
-      note('produce: librdkafka', viaLibrdkafka.result);
-      cpu.set('produce: librdkafka', viaLibrdkafka.cpu);
+      note('produce: librdkafka', viaLibrdkafka.result.result);
+      cpu.set('produce: librdkafka', viaLibrdkafka.result.cpu);
+      calls.set('produce: librdkafka', viaLibrdkafka.calls);
     } finally {
       await run.close();
     }
   }
-  return { measured, cpu };
+  return { measured, cpu, calls };
 }
 
 function median(values: readonly number[]): number {
@@ -488,6 +539,12 @@ function pathRows(path: PathName, rounds: readonly Round[], label: string, expec
   for (const process of rounds[0]?.cpu.get(path)?.keys() ?? []) {
     const seconds = rounds.map((r) => r.cpu.get(path)?.get(process)).filter((v): v is number => v !== undefined);
     out.push({ benchmark: name, value: median(seconds).toFixed(1), unit: `CPU s, ${process}, ${of}` });
+  }
+  const calls = rounds.map((r) => r.calls.get(path)).filter((c): c is KinesisCalls => c !== undefined);
+  if (calls.length > 0) {
+    const put = median(calls.map((c) => c.putRecords));
+    const get = median(calls.map((c) => c.getRecords));
+    out.push({ benchmark: name, value: `${put} + ${get}`, unit: `PutRecords + GetRecords calls, ${of}` });
   }
   const direct = DIRECT_OF[path];
   if (direct !== path) {
