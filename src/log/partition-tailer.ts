@@ -30,6 +30,7 @@ export class PartitionTailer {
   private running = false;
   private kicked: (() => void) | undefined;
   private kickPending = false;
+  private lastKickAtMs = 0;
   private bytesSinceAnchor = 0;
   private lastAnchorAt = 0;
   private lastAnchorOffset = -1n;
@@ -128,6 +129,7 @@ export class PartitionTailer {
   /** Reads again now instead of at the next poll: a write was just acknowledged. */
   kick(): void {
     this.kickPending = true;
+    this.lastKickAtMs = Date.now();
     const wake = this.kicked;
     this.kicked = undefined;
     wake?.();
@@ -182,16 +184,18 @@ export class PartitionTailer {
         }
         // At the tip, wait for the next write (a kick) or poll: reading again at once would
         // mostly come back empty, a call that costs Kinesis's read budget and CPU here. Keep
-        // within Kinesis's 5 reads per second per shard, kicked or not. While this gateway's
-        // writes are under way each one kicks a read when done, which also brings any foreign
-        // records: the poll between them waits longer.
+        // within Kinesis's 5 reads per second per shard, kicked or not. While this gateway
+        // writes the partition (writes under way, or one acknowledged within the longer poll
+        // interval), each write kicks a read when done, which also brings any foreign records:
+        // the poll between them waits longer.
         if (step.atTip) {
           if (step.batches.length === 0) this.maybeRecordEnd();
           const elapsedMs = Date.now() - stepStarted;
           if (this.kickPending) await this.sleep(Math.max(0, this.options.pollIntervalMs - elapsedMs), false);
           else {
-            const writing = this.options.writesUnderWay?.() === true;
-            const pollMs = writing ? this.options.pollIntervalMs * POLL_SLOWDOWN_WHILE_WRITING : this.options.pollIntervalMs;
+            const writingPollMs = this.options.pollIntervalMs * POLL_SLOWDOWN_WHILE_WRITING;
+            const writing = this.options.writesUnderWay?.() === true || Date.now() - this.lastKickAtMs < writingPollMs;
+            const pollMs = writing ? writingPollMs : this.options.pollIntervalMs;
             await this.sleep(Math.max(0, pollMs - elapsedMs), true);
           }
         }

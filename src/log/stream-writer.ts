@@ -72,6 +72,7 @@ export class StreamWriter {
   private inFlightCalls = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private pumpScheduled = false;
 
   constructor(
     private readonly kinesis: KinesisRecordsClient,
@@ -106,7 +107,7 @@ export class StreamWriter {
       fill: (entries) => {
         job.entries = entries;
         if (entries.length === 0) this.finishJob(job);
-        this.pump();
+        this.pumpSoon();
       },
       cancel: () => {
         this.removeJob(job);
@@ -122,6 +123,19 @@ export class StreamWriter {
       for (const job of queue) job.reject(new WriteError('failed', 'the gateway is shutting down'));
     }
     this.queues.clear();
+  }
+
+  /**
+   * Pumps once the current event-loop turn is over: the batches of one Produce request (and of
+   * the other requests read with it) are filled one by one, and go out together.
+   */
+  private pumpSoon(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
   }
 
   private pump(): void {
@@ -144,26 +158,23 @@ export class StreamWriter {
   }
 
   /**
-   * Picks ready records: for each idle partition, its queue's filled jobs in order. The ready
-   * partitions are spread over the free call slots (a partition has one call in flight at most,
-   * so one call carrying every partition would leave the other slots idle).
+   * Picks ready records, up to a call's limits: for each idle partition, its queue's filled jobs
+   * in order. Every ready partition goes into the same call, and the other call slots are used
+   * only for what does not fit: the partitions of one call finish together and are ready again
+   * together, so under load each call carries what all of them gathered meanwhile. Spread over
+   * the slots instead, each partition would keep its own cycle of small calls.
    */
   private collectCall(): { job: Job; index: number }[] {
     const picked: { job: Job; index: number }[] = [];
     let bytes = 0;
     const ready = [...this.queues].filter(([partition, queue]) => !this.busyPartitions.has(partition) && queue[0]?.entries !== undefined);
-    const freeSlots = this.options.maxConcurrentCalls - this.inFlightCalls;
-    const partitionsPerCall = Math.max(1, Math.ceil(ready.length / Math.max(1, freeSlots)));
-    let partitions = 0;
     for (const [partition, queue] of ready) {
-      if (partitions === partitionsPerCall) break;
       if (this.options.mayWrite?.(partition) === false) {
         for (const job of queue.filter((j) => j.entries !== undefined)) {
           this.failJobs([{ job }], new WriteError('not-leader', `this gateway no longer leads partition ${partition}`, job.attempted));
         }
         continue;
       }
-      partitions++;
       for (const job of queue) {
         if (job.entries === undefined) break; // keeps order: later jobs wait for this one
         for (let index = job.sent; index < job.entries.length; index++) {

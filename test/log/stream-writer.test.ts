@@ -1,7 +1,8 @@
 /**
  * StreamWriter against kinesalite: each partition's records land in the order their places were
  * reserved, whatever order the places are filled in, with at most one call in flight per
- * partition; ready partitions are spread over the free call slots.
+ * partition; the partitions ready together go out in one call, and further calls carry only what
+ * does not fit in it (500 records per call).
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -61,17 +62,21 @@ function entries(partition: number, job: number): KinesisPutEntry[] {
   }));
 }
 
-test('records land in reservation order per partition, filled in any order; partitions spread over calls', { timeout: 60_000 }, async () => {
+test('records land in reservation order per partition, filled in any order; partitions ready together share a call', { timeout: 60_000 }, async () => {
+  calls.length = 0;
   const writer = new StreamWriter(records, STREAM, { maxConcurrentCalls: PARTITIONS, retryTimeoutMs: 10_000 }, pino({ level: 'silent' }));
   const places: { partition: number; job: number; reservation: Reservation }[] = [];
   for (let job = 0; job < JOBS_PER_PARTITION; job++) {
     for (let partition = 0; partition < PARTITIONS; partition++) places.push({ partition, job, reservation: writer.reserve(partition) });
   }
-  // The first place of every partition filled first (so that the first calls can go out at
-  // once, one partition each), then the rest from the last reserved to the first.
+  // The first place of every partition filled first, in one turn of the event loop (they go
+  // out together), then the rest from the last reserved to the first, one per turn.
   const firstPlaces = places.filter((p) => p.job === 0);
   for (const place of firstPlaces) place.reservation.fill(entries(place.partition, place.job));
-  for (const place of places.filter((p) => p.job > 0).reverse()) place.reservation.fill(entries(place.partition, place.job));
+  for (const place of places.filter((p) => p.job > 0).reverse()) {
+    await new Promise((resolve) => setImmediate(resolve));
+    place.reservation.fill(entries(place.partition, place.job));
+  }
   const results = await Promise.all(places.map((p) => p.reservation.done));
   writer.close();
 
@@ -90,7 +95,28 @@ test('records land in reservation order per partition, filled in any order; part
     assert.deepEqual(landed.filter((d) => d.startsWith(`${partition}/`)), expected, `partition ${partition} in the shard`);
   }
 
-  // The first four calls went out together, one ready partition each.
-  assert.deepEqual(calls.slice(0, PARTITIONS).map((c) => c.length), Array(PARTITIONS).fill(1), `calls: ${JSON.stringify(calls)}`);
-  assert.deepEqual(new Set(calls.slice(0, PARTITIONS).flat()), new Set([0, 1, 2, 3]));
+  // The first places, filled in one turn, went out in one call.
+  assert.deepEqual(calls[0]?.sort(), [0, 1, 2, 3], `calls: ${JSON.stringify(calls)}`);
+});
+
+test('what does not fit in one call goes out in another at once, without a partition in two calls', { timeout: 60_000 }, async () => {
+  calls.length = 0;
+  const writer = new StreamWriter(records, STREAM, { maxConcurrentCalls: PARTITIONS, retryTimeoutMs: 10_000 }, pino({ level: 'silent' }));
+  // Partition 0 alone fills a call (600 > 500 records); partitions 1-3 take a second slot.
+  const sizes = [600, 10, 10, 10];
+  const reservations = sizes.map((_, partition) => writer.reserve(partition));
+  sizes.forEach((count, partition) =>
+    reservations[partition]?.fill(
+      Array.from({ length: count }, (_, k) => ({ partitionKey: String(partition), explicitHashKey: '0', data: Buffer.from(`${partition}/${k}`) })),
+    ),
+  );
+  const results = await Promise.all(reservations.map((r) => r.done));
+  writer.close();
+  assert.deepEqual(
+    results.map((r) => r.length),
+    sizes,
+  );
+  assert.deepEqual(calls.slice(0, 2), [[0], [1, 2, 3]], `calls: ${JSON.stringify(calls)}`);
+  // The rest of partition 0 went after its first call, alone.
+  assert.deepEqual(calls.slice(2), [[0]], `calls: ${JSON.stringify(calls)}`);
 });
