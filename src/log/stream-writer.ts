@@ -26,6 +26,8 @@ export class WriteError extends Error {
 /** PutRecords limits: 500 records and 5 MiB (data plus partition keys) per call. */
 const MAX_RECORDS_PER_CALL = 500;
 const MAX_BYTES_PER_CALL = 5 * 1024 * 1024;
+/** Ready partitions join one call until it carries this much; the rest go in calls of their own, alongside. */
+const SHARED_CALL_BYTES = 1024 * 1024;
 
 export interface StreamWriterOptions {
   readonly maxConcurrentCalls: number;
@@ -169,6 +171,7 @@ export class StreamWriter {
     let bytes = 0;
     const ready = [...this.queues].filter(([partition, queue]) => !this.busyPartitions.has(partition) && queue[0]?.entries !== undefined);
     for (const [partition, queue] of ready) {
+      if (bytes >= SHARED_CALL_BYTES) break;
       if (this.options.mayWrite?.(partition) === false) {
         for (const job of queue.filter((j) => j.entries !== undefined)) {
           this.failJobs([{ job }], new WriteError('not-leader', `this gateway no longer leads partition ${partition}`, job.attempted));
