@@ -19,6 +19,10 @@
  *   Kinesis through the offset index; the restarted gateway's partitions are opened first,
  *   untimed).
  *
+ * The produce rows also give the PutRecords and GetRecords calls made (the gateway's, from its
+ * /metrics, reading back included): per-call costs on both sides are what separates producers
+ * that send many small requests from those that send few large ones.
+ *
  * Every path runs once per round, three rounds by default: the table gives medians, and each
  * gateway path's ratio to the direct path of the same round (median and range), because this
  * machine's speed drifts from run to run more than within one round.
