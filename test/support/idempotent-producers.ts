@@ -409,10 +409,7 @@ export interface LoggedRecord {
  * (assign(), no group). Offsets must be dense.
  */
 export async function readWholeTopic(bootstrap: string, topic: string): Promise<LoggedRecord[]> {
-  const kafka = new kafkajs.Kafka({ clientId: 'kkg-idem-reader', brokers: [bootstrap], logLevel: kafkajs.logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  const offsets = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
+  const offsets = await latestOffsets(bootstrap, topic);
   const out: LoggedRecord[] = [];
   for (const o of offsets) {
     const high = Number(o.high);
@@ -436,6 +433,29 @@ export async function readWholeTopic(bootstrap: string, topic: string): Promise<
     });
   }
   return out;
+}
+
+/**
+ * Every partition's high watermark. kafkajs's admin keeps the leaders it looked up first and
+ * retries a NOT_LEADER_OR_FOLLOWER against the same broker, so a partition moving meanwhile (a
+ * node taking its share back) fails the call: it is asked again with a fresh admin client.
+ */
+async function latestOffsets(bootstrap: string, topic: string): Promise<{ partition: number; high: string }[]> {
+  for (let attempt = 1; ; attempt++) {
+    const admin = new kafkajs.Kafka({ clientId: 'kkg-idem-reader', brokers: [bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      return await admin.fetchTopicOffsets(topic);
+    } catch (err) {
+      // kafkajs gives up with KafkaJSNumberOfRetriesExceeded, the protocol error as its cause.
+      const { type, cause } = err as { type?: string; cause?: { type?: string } };
+      const moved = /NOT_LEADER|LEADER_NOT_AVAILABLE/.test(`${type ?? ''} ${cause?.type ?? ''}`);
+      if (!moved || attempt === 10) throw err;
+    } finally {
+      await admin.disconnect();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }
 
 export interface ExactlyOnceSummary {
