@@ -413,6 +413,10 @@ export class LogManager {
     }
     this.writers.get(topicId)?.close();
     this.writers.delete(topicId);
+    // Topic ids are never reused: what is kept per partition of the topic is not needed again.
+    for (const perPartition of [this.coldReaders, this.openedWith, this.leftAtMs]) {
+      for (const key of perPartition.keys()) if (key.startsWith(`${topicId}/`)) perPartition.delete(key);
+    }
     await Promise.all(closing);
   }
 
