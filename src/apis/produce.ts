@@ -265,10 +265,15 @@ export function produceHandler(dataPath: DataPath): ApiHandler<ProduceRequest, P
               });
               led.tailer.kick();
               const first = written[0];
-              if (first === undefined) return;
+              const last = written[written.length - 1];
+              if (first === undefined || last === undefined) return;
               const offsetRead = led.log.offsetOfSequence(first.sequenceNumber);
               if (ticket !== undefined) void guard?.committed(ticket, offsetRead);
-              const offset = await withTimeout(offsetRead, Math.max(request.timeoutMs, 1000));
+              // Acknowledged once the whole batch is read back, so that it is below the high
+              // watermark: its Kinesis records may have gone out in more than one call and be
+              // read back apart.
+              const batchRead = last === first ? offsetRead : Promise.all([offsetRead, led.log.offsetOfSequence(last.sequenceNumber)]).then(([base]) => base);
+              const offset = await withTimeout(batchRead, Math.max(request.timeoutMs, 1000));
               if (offset === 'timeout') {
                 throw new PartitionError(ErrorCode.REQUEST_TIMED_OUT, 'written, but not yet read back to learn its offset');
               }
