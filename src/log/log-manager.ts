@@ -266,8 +266,10 @@ export class LogManager {
         else present = middle;
       }
       const last = anchors[expired - 1] as IndexAnchor;
-      await this.moveLogStartPast(led, last.offset, `the record of the anchor at offset ${last.offset} expired`);
+      // Anchors first: once the log start has moved, nothing in the index is below it (after a
+      // crash in between, the next leader takes its log start from the first anchor left).
       await this.index.deleteAnchors(led.topic.topicId, led.partition, anchors.slice(0, expired).map((a) => a.offset));
+      await this.moveLogStartPast(led, last.offset, `the record of the anchor at offset ${last.offset} expired`);
     } catch (err) {
       this.logger.warn({ err, topic: led.topic.name, partition: led.partition }, 'looking for expired index anchors failed');
     } finally {
