@@ -23,6 +23,11 @@
  * /metrics, reading back included): per-call costs on both sides are what separates producers
  * that send many small requests from those that send few large ones.
  *
+ * Each producer first sends 5,000 records of the same data untimed, to the same topic or stream
+ * (WARM_UP_RECORDS): a run of about a second would otherwise time the processes' compilation,
+ * the first connections and the gateway's opening of its partitions (lease, index, tailer)
+ * rather than throughput. The consumers read them too.
+ *
  * Every path runs once per round, three rounds by default: the table gives medians, and each
  * gateway path's ratio to the direct path of the same round (median and range), because this
  * machine's speed drifts from run to run more than within one round.
@@ -68,6 +73,13 @@ const MAX_PUT_RECORDS = 500;
 const MAX_PUT_BYTES = 5 * 1024 * 1024;
 const KINESIS_MAX_RECORD_BYTES = 1024 * 1024;
 const PYTHON = '/usr/bin/python3';
+/**
+ * Records each producer sends, untimed, to the same topic (or stream) before its timed run: the
+ * processes' code is compiled, connections are open and the gateway leads the partitions, as
+ * for a producer that has been running, on both sides of the ratio alike. The consumers read
+ * them too (their rows count every record in the topic).
+ */
+const WARM_UP_RECORDS = 5_000;
 
 const run = promisify(execFile);
 
@@ -258,29 +270,31 @@ async function leadersReady(bootstrap: string, topic: string): Promise<void> {
   }
 }
 
-async function kafkajsProduce(bootstrap: string, topic: string, values: readonly Buffer[]): Promise<Measured> {
+async function withKafkajsProducer<T>(bootstrap: string, work: (producer: kafkajs.Producer) => Promise<T>): Promise<T> {
   const producer = kafka(bootstrap).producer({ allowAutoTopicCreation: false });
   await producer.connect();
   try {
-    return await timed(async () => {
-      let next = 0;
-      const lane = async (): Promise<void> => {
-        while (next < values.length) {
-          const start = next;
-          next += SEND_RECORDS;
-          await producer.send({
-            topic,
-            acks: -1,
-            messages: values.slice(start, start + SEND_RECORDS).map((v, j) => ({ key: `key-${start + j}`, value: v })),
-          });
-        }
-      };
-      await Promise.all(Array.from({ length: SENDS_IN_FLIGHT }, lane));
-      return { records: values.length, bytes: values.length * RECORD_BYTES };
-    });
+    return await work(producer);
   } finally {
     await producer.disconnect();
   }
+}
+
+async function kafkajsSend(producer: kafkajs.Producer, topic: string, values: readonly Buffer[]): Promise<{ records: number; bytes: number }> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < values.length) {
+      const start = next;
+      next += SEND_RECORDS;
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: values.slice(start, start + SEND_RECORDS).map((v, j) => ({ key: `key-${start + j}`, value: v })),
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: SENDS_IN_FLIGHT }, lane));
+  return { records: values.length, bytes: values.length * RECORD_BYTES };
 }
 
 async function kafkajsConsume(bootstrap: string, topic: string, count: number): Promise<Measured> {
@@ -432,8 +446,10 @@ async function withCalls<T>(metricsPort: number, work: () => Promise<T>): Promis
 }
 
 /** One round: every path once, each producer on fresh stand-ins (kinesalite slows down as it fills). */
-async function runRound(values: readonly Buffer[], python: boolean): Promise<Round> {
+async function runRound(values: readonly Buffer[], warmUp: readonly Buffer[], python: boolean): Promise<Round> {
   const count = values.length;
+  /** What a consumer reads: the warm-up records and the timed ones. */
+  const inTopic = count + warmUp.length;
   const measured = new Map<PathName, Measured>();
   const cpu = new Map<PathName, CpuUse>();
   const calls = new Map<PathName, KinesisCalls>();
@@ -446,7 +462,7 @@ async function runRound(values: readonly Buffer[], python: boolean): Promise<Rou
     bootstrap,
     topic,
     partitions: PARTITIONS,
-    records: count,
+    records: inTopic,
     record_bytes: RECORD_BYTES,
   });
 
@@ -455,6 +471,7 @@ async function runRound(values: readonly Buffer[], python: boolean): Promise<Rou
   const kinesis = createKinesisClient({ endpoint: services.kinesis.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   try {
     await createStream(kinesis, 'bench-direct');
+    await directProduce(kinesis, 'bench-direct', warmUp, { putRecords: 0 });
     const directCalls = { putRecords: 0 };
     const put = await withCpu({ kinesalite: services.kinesis.pid, dynalite: services.dynamodb.pid }, () =>
       timed(() => directProduce(kinesis, 'bench-direct', values, directCalls)),
@@ -473,12 +490,15 @@ async function runRound(values: readonly Buffer[], python: boolean): Promise<Rou
   try {
     await createTopics(run.gateway.bootstrap, ['bench']);
     const gatewayRun = run;
-    const viaKafkajs = await withCalls(run.metricsPort, () => withCpu(gatewayRun.cpuPids(), () => kafkajsProduce(gatewayRun.gateway.bootstrap, 'bench', values)));
+    const viaKafkajs = await withKafkajsProducer(run.gateway.bootstrap, async (producer) => {
+      await kafkajsSend(producer, 'bench', warmUp);
+      return withCalls(gatewayRun.metricsPort, () => withCpu(gatewayRun.cpuPids(), () => timed(() => kafkajsSend(producer, 'bench', values))));
+    });
     note('produce: kafkajs', viaKafkajs.result.result);
     cpu.set('produce: kafkajs', viaKafkajs.result.cpu);
     calls.set('produce: kafkajs', viaKafkajs.calls);
     if (python) note('consume: librdkafka, tail cache', await librdkafka(consumeSpec(run.gateway.bootstrap, 'bench')));
-    note('consume: kafkajs group, tail cache', await kafkajsConsume(run.gateway.bootstrap, 'bench', count));
+    note('consume: kafkajs group, tail cache', await kafkajsConsume(run.gateway.bootstrap, 'bench', inTopic));
     if (python) {
       await run.restart();
       // The restarted gateway opens a partition (lease, tail rebuilt from the last anchor) on
@@ -495,11 +515,16 @@ async function runRound(values: readonly Buffer[], python: boolean): Promise<Rou
     try {
       await createTopics(run.gateway.bootstrap, ['bench']);
       const gatewayRun = run;
-      const viaLibrdkafka = await withCalls(gatewayRun.metricsPort, () =>
-        withCpu(gatewayRun.cpuPids(), () =>
-          librdkafka({ mode: 'produce', bootstrap: gatewayRun.gateway.bootstrap, topic: 'bench', partitions: PARTITIONS, records: count, record_bytes: RECORD_BYTES }),
-        ),
-      );
+      const produceSpec = (topic: string, records: number): Record<string, unknown> => ({
+        mode: 'produce',
+        bootstrap: gatewayRun.gateway.bootstrap,
+        topic,
+        partitions: PARTITIONS,
+        records,
+        record_bytes: RECORD_BYTES,
+      });
+      await librdkafka(produceSpec('bench', warmUp.length));
+      const viaLibrdkafka = await withCalls(gatewayRun.metricsPort, () => withCpu(gatewayRun.cpuPids(), () => librdkafka(produceSpec('bench', count))));
       note('produce: librdkafka', viaLibrdkafka.result.result);
       cpu.set('produce: librdkafka', viaLibrdkafka.result.cpu);
       calls.set('produce: librdkafka', viaLibrdkafka.calls);
@@ -576,21 +601,24 @@ function pathRows(path: PathName, rounds: readonly Round[], label: string, expec
  */
 export async function benchDataPath(count: number, rounds = 3): Promise<BenchRow[]> {
   const values = Array.from({ length: count }, value);
-  const label = `${count.toLocaleString('en-US')} x 1 KiB`;
+  const warmUp = values.slice(0, Math.min(WARM_UP_RECORDS, count));
   const python = await pythonAvailable();
   const results: Round[] = [];
   for (let round = 1; round <= rounds; round++) {
     progress(`round ${round} of ${rounds}`);
-    results.push(await runRound(values, python));
+    results.push(await runRound(values, warmUp, python));
   }
-  const paths: PathName[] = [
-    'produce: direct',
-    'produce: kafkajs',
-    'produce: librdkafka',
+  const produced = `${count.toLocaleString('en-US')} x 1 KiB`;
+  const consumed = `${(count + warmUp.length).toLocaleString('en-US')} x 1 KiB`;
+  const produce: PathName[] = ['produce: direct', 'produce: kafkajs', 'produce: librdkafka'];
+  const consume: PathName[] = [
     'consume: direct',
     'consume: librdkafka, tail cache',
     'consume: kafkajs group, tail cache',
     'consume: librdkafka, after restart',
   ];
-  return paths.flatMap((path) => pathRows(path, results, label, count));
+  return [
+    ...produce.flatMap((path) => pathRows(path, results, produced, count)),
+    ...consume.flatMap((path) => pathRows(path, results, consumed, count + warmUp.length)),
+  ];
 }
