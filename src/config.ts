@@ -99,6 +99,11 @@ const OPTIONS = {
     schema: z.coerce.number().int().min(1).max(10000).default(1),
     help: 'partitions of auto-created topics and of CreateTopics with -1 (num.partitions)',
   },
+  produceAckMode: {
+    flag: 'produce-ack-mode',
+    schema: z.enum(['observed', 'immediate']).default('observed'),
+    help: 'produce.ack.mode of topics that do not set it: observed (answer once read back) or immediate (answer once written; for streams only the gateway writes)',
+  },
   tailCacheBytes: {
     flag: 'tail-cache-bytes',
     schema: z.coerce.number().int().min(1 << 20).default(64 * 1024 * 1024),

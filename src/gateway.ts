@@ -179,7 +179,8 @@ export class Gateway {
       defaultPartitions: config.numPartitions,
       autoCreateTopics: config.autoCreateTopics,
       defaultStreamMode: 'PROVISIONED',
-      clusterDefaults: {},
+      // Only what the operator changed: DescribeConfigs reports the rest as built-in defaults.
+      clusterDefaults: config.produceAckMode === 'observed' ? {} : { 'produce.ack.mode': config.produceAckMode },
       log,
     });
     const parts: Omit<GatewayParts, 'groups'> = { config, aws, cluster, topics, logs, idempotence, log };

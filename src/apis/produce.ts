@@ -23,7 +23,8 @@ import {
   type KinesisPutEntry,
 } from '../kinesis/record-formats.js';
 import { encodeOwnBatch, type OwnBatch } from '../log/stored-batch.js';
-import { WriteError, type Reservation } from '../log/stream-writer.js';
+import { WriteError, type PutResult, type Reservation } from '../log/stream-writer.js';
+import type { LedPartition } from '../log/log-manager.js';
 import type { Topic } from '../log/topics.js';
 import { CANCELLED_FOLLOWER_ERROR, type IdempotentBatch, type WriteTicket } from '../producers/idempotence.js';
 import { producerPartitionKey } from '../producers/producer-state-store.js';
@@ -133,6 +134,24 @@ function idempotentBatch(records: Buffer | null): IdempotentBatch | undefined {
     baseSequence: header.baseSequence,
     recordCount,
   };
+}
+
+/**
+ * produce.ack.mode immediate: places the written batch in the log now, each of its Kinesis
+ * records' stored batch in turn, and returns its base offset; undefined when it cannot be (a
+ * format without stored batches of its own, an earlier write still to be read back, a conflict).
+ */
+function placeAhead(led: LedPartition, written: readonly PutResult[], prepared: PreparedWrite): bigint | undefined {
+  if (written.length === 0 || written.some((_, i) => !prepared.ownBatches.has(i))) return undefined;
+  const arrivalMs = BigInt(Date.now());
+  let base: bigint | undefined;
+  for (const [i, put] of written.entries()) {
+    const own = prepared.ownBatches.get(i) as OwnBatch;
+    const offset = led.log.placeAhead(own, { shardId: put.shardId, sequenceNumber: put.sequenceNumber, arrivalMs }, led.lease.epoch);
+    if (offset === undefined) return undefined;
+    base ??= offset;
+  }
+  return base;
 }
 
 function errorFor(err: unknown): { errorCode: number; message: string } {
@@ -258,6 +277,18 @@ export function produceHandler(dataPath: DataPath): ApiHandler<ProduceRequest, P
                 const maybeWritten = !(err instanceof WriteError && (err.reason === 'stream-missing' || !err.maybeWritten));
                 if (ticket !== undefined) void guard?.failed(ticket, { maybeWritten });
                 throw err;
+              }
+              if (lookup.topic.produceAckMode === 'immediate') {
+                const placed = placeAhead(led, written, prepared);
+                if (placed !== undefined) {
+                  if (ticket !== undefined) void guard?.committed(ticket, Promise.resolve(placed));
+                  slot.baseOffset = placed;
+                  return;
+                }
+                if (!led.log.placesAhead) {
+                  if (ticket !== undefined) void guard?.failed(ticket, { maybeWritten: true });
+                  throw new PartitionError(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'written, but this leader is giving the partition up: another writer writes its shards');
+                }
               }
               written.forEach((put, i) => {
                 const own = prepared.ownBatches.get(i);

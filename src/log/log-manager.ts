@@ -559,6 +559,11 @@ export class LogManager {
         indexIntervalBytes: this.options.indexIntervalBytes,
         indexIntervalMs: this.options.indexIntervalMs,
         writesUnderWay: () => this.writers.get(topic.topicId)?.hasPending(partition) === true,
+        // The tail is rebuilt in Kinesis order by whoever opens the partition next.
+        onOrderConflict: () => void this.handOver(partitionKey(topic, partition), led),
+        ...(topic.produceAckMode === 'immediate'
+          ? { ownWritesAnswered: () => this.writers.get(topic.topicId)?.callAnswered(partition) ?? Promise.resolve() }
+          : {}),
       },
       () => current.epoch,
       this.logger,

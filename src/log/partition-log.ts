@@ -1,4 +1,12 @@
-import { isProducerBatch, type OwnBatch, type ProducerBatchIdentity, type StoredBatch } from './stored-batch.js';
+import { isProducerBatch, ownStoredBatch, type KinesisRecordMeta, type OwnBatch, type ProducerBatchIdentity, type StoredBatch } from './stored-batch.js';
+
+/**
+ * The tailer read a record before one this leader had already placed in the log (produce.ack.mode
+ * immediate): another writer's record, which the offsets answered did not count.
+ */
+export class LogOrderConflictError extends Error {
+  override name = 'LogOrderConflictError';
+}
 
 /** What a read from the in-memory tail returns. */
 export type TailRead =
@@ -21,6 +29,14 @@ export class PartitionLog {
   /** Batches this leader wrote, by shard and sequence number, until the tailer reads them. */
   private readonly ownBatches = new Map<string, OwnBatch>();
   private ownBatchBytes = 0;
+  /**
+   * Own batches placed in the log when Kinesis took them (produce.ack.mode immediate), which the
+   * tailer has not read back yet, in log order. Each must be the next thing the tailer reads of
+   * the partition; anything else in between is a conflict.
+   */
+  private readonly placedAhead: StoredBatch[] = [];
+  /** Set when the tailer found a conflict: nothing more is placed ahead. */
+  private conflict: LogOrderConflictError | undefined;
   highWatermark: bigint;
   logStartOffset: bigint;
 
@@ -49,24 +65,84 @@ export class PartitionLog {
     return this.batches.length;
   }
 
-  /** Appends batches read from Kinesis, in log order, and wakes whoever waits for them. */
+  /**
+   * Appends batches read from Kinesis, in log order, and wakes whoever waits for them. A batch
+   * placed ahead is passed over (the reader gives it back as the same object, or decoded when it
+   * read the record before it was placed). Throws LogOrderConflictError when something else
+   * comes first.
+   */
   append(batches: readonly StoredBatch[]): void {
+    let appended = false;
     for (const batch of batches) {
-      if (batch.baseOffset !== this.highWatermark) {
-        throw new Error(
-          `${this.topic}-${this.partition}: batch at ${batch.baseOffset} does not follow the high watermark ${this.highWatermark}`,
+      const ahead = this.placedAhead[0];
+      if (ahead !== undefined) {
+        if (batch === ahead) {
+          this.placedAhead.shift();
+          continue;
+        }
+        const sameRecord =
+          batch.position.shardId === ahead.position.shardId && batch.position.sequenceNumber === ahead.position.sequenceNumber;
+        if (sameRecord && batch.baseOffset >= ahead.baseOffset && batch.lastOffset <= ahead.lastOffset) {
+          // Read (and decoded) before it was placed, appended after: the placed batch stands for it.
+          if (batch.lastOffset === ahead.lastOffset) this.placedAhead.shift();
+          continue;
+        }
+        this.conflict = new LogOrderConflictError(
+          `${this.topic}-${this.partition}: a record at offset ${batch.baseOffset} (shard ${batch.position.shardId}, sequence number ` +
+            `${batch.position.sequenceNumber}) came before the record this leader answered with offset ${ahead.baseOffset}: another ` +
+            'writer writes this partition\'s shards, which produce.ack.mode=immediate does not allow for',
         );
+        throw this.conflict;
       }
-      this.batches.push(batch);
-      this.cachedBytes += batch.bytes.length;
-      this.highWatermark = batch.lastOffset + 1n;
-      this.rememberSequence(batch.position.sequenceNumber, batch.baseOffset);
+      this.appendOne(batch);
+      appended = true;
     }
+    if (appended) this.wakeData();
+  }
+
+  /**
+   * Places an own batch that Kinesis has just taken at the end of the log, ahead of the tailer
+   * (produce.ack.mode immediate): the offsets it gets are right as long as nothing else writes
+   * the partition's shards, which the tailer checks when it reads the batch back. Returns its
+   * base offset, the offset the tailer gave it when it read it first, or undefined when it
+   * cannot be placed (then the write waits to be read back).
+   */
+  placeAhead(own: OwnBatch, meta: KinesisRecordMeta, leaderEpoch: number): bigint | undefined {
+    // Not after a conflict, nor while a write of the partition waits to be read back (written in
+    // the kafka or raw format, or before the topic's mode changed): that one comes first.
+    if (this.conflict !== undefined || this.sequenceWaiters.size > 0) return undefined;
+    const read = this.offsetsBySequence.get(meta.sequenceNumber);
+    if (read !== undefined) return read;
+    const batch = ownStoredBatch(own, meta, this.highWatermark, leaderEpoch);
+    this.placedAhead.push(batch);
+    this.appendOne(batch);
+    this.wakeData();
+    return batch.baseOffset;
+  }
+
+  /** The batch placed ahead for this Kinesis record, when it is the next one the tailer should read. */
+  nextPlacedAhead(shardId: string, sequenceNumber: string): StoredBatch | undefined {
+    const next = this.placedAhead[0];
+    return next?.position.shardId === shardId && next.position.sequenceNumber === sequenceNumber ? next : undefined;
+  }
+
+  /** Whether batches may still be placed ahead (no conflict found). */
+  get placesAhead(): boolean {
+    return this.conflict === undefined;
+  }
+
+  private appendOne(batch: StoredBatch): void {
+    if (batch.baseOffset !== this.highWatermark) {
+      throw new Error(`${this.topic}-${this.partition}: batch at ${batch.baseOffset} does not follow the high watermark ${this.highWatermark}`);
+    }
+    this.batches.push(batch);
+    this.cachedBytes += batch.bytes.length;
+    this.highWatermark = batch.lastOffset + 1n;
+    this.rememberSequence(batch.position.sequenceNumber, batch.baseOffset);
     while (this.cachedBytes > this.maxCachedBytes && this.batches.length > 1) {
       const dropped = this.batches.shift() as StoredBatch;
       this.cachedBytes -= dropped.bytes.length;
     }
-    if (batches.length > 0) this.wakeData();
   }
 
   /** Notes a Kinesis record that holds nothing of this partition but may be awaited. */

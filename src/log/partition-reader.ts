@@ -107,6 +107,10 @@ export class PartitionReader {
     private readonly leaderEpoch: () => number,
     /** The stored batch of a record this process wrote, already encoded (the tailer's reader). */
     private readonly ownBatch: (shardId: string, sequenceNumber: string) => OwnBatch | undefined = () => undefined,
+    /** The batch the log holds already for a record this process wrote (produce.ack.mode immediate). */
+    private readonly placedAhead: (shardId: string, sequenceNumber: string) => StoredBatch | undefined = () => undefined,
+    /** Awaited before records read are decoded: lets this process's writes in flight place their batches first. */
+    private readonly ownWritesAnswered: () => Promise<void> = () => Promise.resolve(),
   ) {
     this.nextOffset = start.offset;
     this.skip = start.skip;
@@ -154,6 +158,7 @@ export class PartitionReader {
     }
     const batches: StoredBatch[] = [];
     const sequenceNumbers: string[] = [];
+    if (first !== undefined) await this.ownWritesAnswered();
     for (const record of response.Records ?? []) {
       sequenceNumbers.push(record.SequenceNumber as string);
       batches.push(...this.decode(record));
@@ -174,6 +179,13 @@ export class PartitionReader {
     const shard = this.shard as ShardInfo;
     const arrival = record.ApproximateArrivalTimestamp ?? new Date();
     const meta = { shardId: shard.shardId, sequenceNumber: record.SequenceNumber as string, arrivalMs: BigInt(arrival.getTime()) };
+    const placed = this.skip === 0 ? this.placedAhead(shard.shardId, meta.sequenceNumber) : undefined;
+    if (placed?.baseOffset === this.nextOffset) {
+      // The same object: the log passes it over. At another offset it is decoded, and the log
+      // finds the conflict.
+      this.nextOffset = placed.lastOffset + 1n;
+      return [placed];
+    }
     const own = this.skip === 0 ? this.ownBatch(shard.shardId, meta.sequenceNumber) : undefined;
     if (own !== undefined) {
       const batch = ownStoredBatch(own, meta, this.nextOffset, this.leaderEpoch());

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { isThrottle } from '../kinesis/client.js';
 import type { KinesisRecordsClient } from '../kinesis/records-client.js';
 import type { IndexAnchor, LogEnd, OffsetIndex } from './offset-index.js';
-import type { PartitionLog } from './partition-log.js';
+import { LogOrderConflictError, type PartitionLog } from './partition-log.js';
 import { ExpiredPositionError, PartitionReader, partitionShards, startAfter, startAt, type PartitionSource, type ReadStart } from './partition-reader.js';
 import type { StoredBatch } from './stored-batch.js';
 
@@ -18,6 +18,17 @@ export interface TailerOptions {
   readonly indexIntervalMs: number;
   /** Whether writes of this gateway to the partition are waiting or under way (each kicks a read when done). */
   readonly writesUnderWay?: () => boolean;
+  /**
+   * Called once the tailer found a record before one placed ahead (produce.ack.mode immediate):
+   * the tailer has stopped, and the in-memory log no longer follows Kinesis order.
+   */
+  readonly onOrderConflict?: () => void;
+  /**
+   * produce.ack.mode immediate: resolves once this gateway's write of the partition now in
+   * flight has been answered and placed its batches in the log. Records read meanwhile may be
+   * that write's: waiting for it spares decoding them.
+   */
+  readonly ownWritesAnswered?: () => Promise<void>;
 }
 
 /**
@@ -93,8 +104,14 @@ export class PartitionTailer {
   }
 
   private readerFrom(start: ReadStart): PartitionReader {
-    return new PartitionReader(this.kinesis, this.source, start, this.leaderEpoch, (shardId, sequenceNumber) =>
-      this.log.takeOwnBatch(shardId, sequenceNumber),
+    return new PartitionReader(
+      this.kinesis,
+      this.source,
+      start,
+      this.leaderEpoch,
+      (shardId, sequenceNumber) => this.log.takeOwnBatch(shardId, sequenceNumber),
+      (shardId, sequenceNumber) => this.log.nextPlacedAhead(shardId, sequenceNumber),
+      this.options.ownWritesAnswered,
     );
   }
 
@@ -173,7 +190,12 @@ export class PartitionTailer {
         this.kickPending = false;
         const step = await reader.step();
         if (step.batches.length > 0) {
-          this.log.append(step.batches);
+          try {
+            this.log.append(step.batches);
+          } catch (err) {
+            if (err instanceof LogOrderConflictError) await this.giveUpAfterConflict(err, step.batches[0] as StoredBatch);
+            throw err;
+          }
           this.maybeAnchor(step.batches);
         }
         for (const sequenceNumber of step.sequenceNumbers) this.log.observeSequence(sequenceNumber);
@@ -201,6 +223,7 @@ export class PartitionTailer {
         }
       } catch (caught) {
         if (!this.running) break;
+        if (caught instanceof LogOrderConflictError) return;
         // Only a reader's first step fails so: the record it was to start at is gone.
         const err = caught instanceof ExpiredPositionError ? await this.restartAfterExpiry(reader.start, caught).catch((e: unknown) => e) : caught;
         if (err === undefined) continue;
@@ -213,6 +236,21 @@ export class PartitionTailer {
         await this.sleep(backoffMs, false);
       }
     }
+  }
+
+  /**
+   * The log this leader served no longer follows Kinesis order. Anchors the step's first batch
+   * (its offset is Kinesis order's: the reader counts what it reads), so that the next leader
+   * rebuilds the log from there, and has the partition given up.
+   */
+  private async giveUpAfterConflict(err: LogOrderConflictError, first: StoredBatch): Promise<void> {
+    this.logger.error({ topic: this.log.topic, partition: this.log.partition, reason: err.message }, 'records of another writer; giving the partition up');
+    this.running = false;
+    this.markCaughtUp();
+    await this.index.put(this.topicId, this.source.partition, this.anchorOf(first, this.maxTimestamp)).catch((putErr: unknown) => {
+      this.logger.warn({ err: putErr, topic: this.log.topic, partition: this.log.partition }, 'writing an index anchor failed');
+    });
+    this.options.onOrderConflict?.();
   }
 
   /** Sleeps for `ms`; when `interruptible`, a kick ends the sleep early. */
@@ -271,13 +309,7 @@ export class PartitionTailer {
       now - this.lastAnchorAt >= this.options.indexIntervalMs;
     if (!due) return;
     // Anchor the first batch of this step: every record from it on can be found from here.
-    const anchor: IndexAnchor = {
-      offset: first.baseOffset,
-      shardId: first.position.shardId,
-      sequenceNumber: first.position.sequenceNumber,
-      subIndex: first.position.subIndex,
-      timestampMs: Number(first.maxTimestamp > timestampBefore ? first.maxTimestamp : timestampBefore),
-    };
+    const anchor = this.anchorOf(first, timestampBefore);
     this.bytesSinceAnchor = 0;
     this.lastAnchorAt = now;
     this.lastAnchorOffset = anchor.offset;
@@ -286,5 +318,14 @@ export class PartitionTailer {
       this.logger.warn({ err, topic: this.log.topic, partition: this.log.partition }, 'writing an index anchor failed');
     });
   }
-}
 
+  private anchorOf(first: StoredBatch, timestampBefore: bigint): IndexAnchor {
+    return {
+      offset: first.baseOffset,
+      shardId: first.position.shardId,
+      sequenceNumber: first.position.sequenceNumber,
+      subIndex: first.position.subIndex,
+      timestampMs: Number(first.maxTimestamp > timestampBefore ? first.maxTimestamp : timestampBefore),
+    };
+  }
+}

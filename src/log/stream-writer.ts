@@ -75,6 +75,8 @@ export class StreamWriter {
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private pumpScheduled = false;
+  /** Per partition, the PutRecords call in flight with its records. */
+  private readonly callOf = new Map<number, Promise<void>>();
 
   constructor(
     private readonly kinesis: KinesisRecordsClient,
@@ -146,12 +148,26 @@ export class StreamWriter {
       if (call.length === 0) return;
       this.inFlightCalls++;
       for (const { job } of call) this.busyPartitions.add(job.partition);
-      this.send(call).finally(() => {
+      const sent = this.send(call).finally(() => {
         this.inFlightCalls--;
-        for (const { job } of call) this.busyPartitions.delete(job.partition);
+        for (const { job } of call) {
+          this.busyPartitions.delete(job.partition);
+          if (this.callOf.get(job.partition) === sent) this.callOf.delete(job.partition);
+        }
         this.pump();
       });
+      for (const { job } of call) this.callOf.set(job.partition, sent);
     }
+  }
+
+  /**
+   * Resolves once the partition's call now in flight (if any) has been answered and what waited
+   * for it has run: records read from Kinesis meanwhile may be that call's.
+   */
+  callAnswered(partition: number): Promise<void> {
+    const call = this.callOf.get(partition);
+    if (call === undefined) return Promise.resolve();
+    return call.then(() => new Promise((resolve) => setImmediate(resolve)));
   }
 
   /** Whether the partition has writes waiting or under way. */

@@ -44,6 +44,15 @@ export const ConfigType = {
 export type StreamMode = 'PROVISIONED' | 'ON_DEMAND';
 export const STREAM_MODES: readonly StreamMode[] = ['PROVISIONED', 'ON_DEMAND'];
 
+/**
+ * When a Produce is answered (DESIGN.md section 3): `observed` once the partition's reader has
+ * read the records back from Kinesis, so the offsets are those Kinesis order gives whoever else
+ * writes the stream; `immediate` as soon as Kinesis has the records, with the offsets that follow
+ * this leader's own writes, which are right only while nothing else writes the partition's shards.
+ */
+export const PRODUCE_ACK_MODES = ['observed', 'immediate'] as const;
+export type ProduceAckMode = (typeof PRODUCE_ACK_MODES)[number];
+
 export const COMPRESSION_TYPES = ['producer', 'gzip', 'snappy', 'lz4', 'zstd', 'uncompressed'] as const;
 export type CompressionType = (typeof COMPRESSION_TYPES)[number];
 
@@ -80,7 +89,8 @@ export type TopicConfigName =
   | 'compression.type'
   | 'cleanup.policy'
   | 'kinesis.record.format'
-  | 'kinesis.stream.mode';
+  | 'kinesis.stream.mode'
+  | 'produce.ack.mode';
 
 interface TopicConfigDefinition {
   readonly name: TopicConfigName;
@@ -180,6 +190,18 @@ const DEFINITIONS: readonly TopicConfigDefinition[] = [
     documentation:
       'The largest record batch a producer may send, at most 10 MiB. Above 1 MiB the stream\'s MaxRecordSizeInKiB is raised to match.',
     check: checkMaxMessageBytes,
+  },
+  {
+    name: 'produce.ack.mode',
+    brokerName: 'produce.ack.mode',
+    type: ConfigType.STRING,
+    builtInDefault: 'observed',
+    readOnly: false,
+    documentation:
+      'When a Produce is answered: observed (once the records are read back from Kinesis: right offsets whoever else writes the stream) ' +
+      'or immediate (once Kinesis has them: lower latency, for streams only the gateway writes; another writer makes ' +
+      'the partition reopen, and offsets answered before then may differ from the ones read later).',
+    check: oneOf(PRODUCE_ACK_MODES),
   },
   {
     name: 'retention.ms',
@@ -320,6 +342,7 @@ export interface TopicSettings {
   readonly compressionType: CompressionType;
   readonly recordFormat: RecordFormat;
   readonly streamMode: StreamMode;
+  readonly produceAckMode: ProduceAckMode;
 }
 
 /** retention.ms -> RetentionPeriodHours: rounded up to whole hours; -1 means the maximum. */
@@ -347,6 +370,7 @@ export function topicSettings(explicit: Readonly<Record<string, string>>, defaul
     compressionType: effective(explicit, defaults, 'compression.type') as CompressionType,
     recordFormat: effective(explicit, defaults, 'kinesis.record.format') as RecordFormat,
     streamMode: effective(explicit, defaults, 'kinesis.stream.mode') as StreamMode,
+    produceAckMode: effective(explicit, defaults, 'produce.ack.mode') as ProduceAckMode,
   };
 }
 

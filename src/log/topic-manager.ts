@@ -68,6 +68,7 @@ import {
   topicSettings,
   validateTopicConfigs,
   type ConfigEntry,
+  type ProduceAckMode,
   type StreamMode,
   type TopicSettings,
 } from './topic-configs.js';
@@ -116,6 +117,7 @@ export class KinesisTopic implements Topic {
   readonly internal = false;
   readonly streamName: string;
   readonly recordFormat: RecordFormat;
+  readonly produceAckMode: ProduceAckMode;
   readonly maxMessageBytes: number;
   /** The partition-map history, ascending; the last is in force. */
   readonly partitionMaps: readonly PartitionMap[];
@@ -138,6 +140,7 @@ export class KinesisTopic implements Topic {
     this.configs = record.configs;
     this.settings = settings;
     this.recordFormat = settings.recordFormat;
+    this.produceAckMode = settings.produceAckMode;
     this.maxMessageBytes = settings.maxMessageBytes;
   }
 
@@ -850,6 +853,8 @@ export class KinesisTopicManager implements TopicAdmin {
     const configs: Record<string, string> = {};
     const hours = summary.RetentionPeriodHours ?? 24;
     if (hours !== defaults.retentionHours) configs['retention.ms'] = String(hours * HOUR_MS);
+    // Something else wrote the stream before, and may still: offsets must follow Kinesis order.
+    if (defaults.produceAckMode !== 'observed') configs['produce.ack.mode'] = 'observed';
     const mode = streamModeOf(summary);
     if (mode !== defaults.streamMode) configs['kinesis.stream.mode'] = mode;
     const recordBytes = Math.min((summary.MaxRecordSizeInKiB ?? DEFAULT_MAX_RECORD_KIB) * 1024, MAX_MESSAGE_BYTES_LIMIT);

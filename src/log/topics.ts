@@ -1,6 +1,7 @@
 import type { RecordFormat } from '../kinesis/record-formats.js';
 import type { ShardInfo } from '../kinesis/lineage.js';
 import type { TopicCatalog, TopicDescription } from './catalog.js';
+import type { ProduceAckMode } from './topic-configs.js';
 
 /** A topic with what the data path needs: its stream, format and limits. */
 export interface Topic extends TopicDescription {
@@ -13,6 +14,8 @@ export interface Topic extends TopicDescription {
   readonly partitionMaps: readonly { readonly partitionCount: number; readonly sinceMs: number }[];
   /** kinesis.record.format */
   readonly recordFormat: RecordFormat;
+  /** produce.ack.mode: whether a Produce waits for its records to be read back. */
+  readonly produceAckMode: ProduceAckMode;
   /** max.message.bytes: the largest record batch a producer may send. */
   readonly maxMessageBytes: number;
   /** The stream's shards, cached; `refresh` asks Kinesis again (after a shard closes). */

@@ -165,6 +165,7 @@ describe('admin APIs through kafkajs', () => {
       'kinesis.record.format',
       'kinesis.stream.mode',
       'max.message.bytes',
+      'produce.ack.mode',
       'retention.ms',
     ]);
     const retention = byName.get('retention.ms')!;
