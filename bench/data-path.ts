@@ -12,7 +12,9 @@
  *   gateway's writer).
  * - direct consume: GetRecords of every shard from TRIM_HORIZON in parallel, de-aggregated.
  * - gateway produce: kafkajs (sends of 256 records, 8 in flight, acks=-1) and librdkafka
- *   (linger.ms=5, acks=-1); each to its own 4-partition topic.
+ *   (linger.ms=5, acks=-1); each to its own 4-partition topic, with produce.ack.mode observed
+ *   (the default: a Produce is answered once its records are read back) and again immediate
+ *   (answered once Kinesis has them).
  * - gateway consume, of what kafkajs wrote: librdkafka (assign(), all partitions) and a kafkajs
  *   group consumer (timed from its first record, so joining is not counted) while the records
  *   are in the gateway's tail cache; librdkafka again after a gateway restart (reading from
@@ -249,11 +251,16 @@ function kafka(bootstrap: string): kafkajs.Kafka {
   return new kafkajs.Kafka({ clientId: 'kkg-bench', brokers: [bootstrap], logLevel: kafkajs.logLevel.NOTHING, requestTimeout: 120_000 });
 }
 
-async function createTopics(bootstrap: string, topics: string[]): Promise<void> {
+type AckMode = 'observed' | 'immediate';
+
+async function createTopics(bootstrap: string, topics: string[], ackMode: AckMode = 'observed'): Promise<void> {
   const admin = kafka(bootstrap).admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: PARTITIONS })), waitForLeaders: true });
+    await admin.createTopics({
+      topics: topics.map((topic) => ({ topic, numPartitions: PARTITIONS, configEntries: [{ name: 'produce.ack.mode', value: ackMode }] })),
+      waitForLeaders: true,
+    });
   } finally {
     await admin.disconnect();
   }
@@ -404,6 +411,8 @@ type PathName =
   | 'produce: direct'
   | 'produce: kafkajs'
   | 'produce: librdkafka'
+  | 'produce: kafkajs, immediate acks'
+  | 'produce: librdkafka, immediate acks'
   | 'consume: direct'
   | 'consume: librdkafka, tail cache'
   | 'consume: kafkajs group, tail cache'
@@ -486,7 +495,7 @@ async function runRound(values: readonly Buffer[], warmUp: readonly Buffer[], py
   }
 
   // kafkajs produce; then the consumers on what it wrote.
-  let run = await gatewayOnFreshServices();
+  const run = await gatewayOnFreshServices();
   try {
     await createTopics(run.gateway.bootstrap, ['bench']);
     const gatewayRun = run;
@@ -510,28 +519,42 @@ async function runRound(values: readonly Buffer[], warmUp: readonly Buffer[], py
     await run.close();
   }
 
-  if (python) {
-    run = await gatewayOnFreshServices();
+  /** A producer alone on fresh stand-ins and gateway: warm-up, then the timed run. */
+  const produceOnly = async (path: PathName, ackMode: AckMode, client: 'kafkajs' | 'librdkafka'): Promise<void> => {
+    const fresh = await gatewayOnFreshServices();
     try {
-      await createTopics(run.gateway.bootstrap, ['bench']);
-      const gatewayRun = run;
-      const produceSpec = (topic: string, records: number): Record<string, unknown> => ({
-        mode: 'produce',
-        bootstrap: gatewayRun.gateway.bootstrap,
-        topic,
-        partitions: PARTITIONS,
-        records,
-        record_bytes: RECORD_BYTES,
-      });
-      await librdkafka(produceSpec('bench', warmUp.length));
-      const viaLibrdkafka = await withCalls(gatewayRun.metricsPort, () => withCpu(gatewayRun.cpuPids(), () => librdkafka(produceSpec('bench', count))));
-      note('produce: librdkafka', viaLibrdkafka.result.result);
-      cpu.set('produce: librdkafka', viaLibrdkafka.result.cpu);
-      calls.set('produce: librdkafka', viaLibrdkafka.calls);
+      const bootstrap = fresh.gateway.bootstrap;
+      await createTopics(bootstrap, ['bench'], ackMode);
+      const measure = (work: () => Promise<Measured>): Promise<{ result: { result: Measured; cpu: CpuUse }; calls: KinesisCalls }> =>
+        withCalls(fresh.metricsPort, () => withCpu(fresh.cpuPids(), work));
+      let via;
+      if (client === 'kafkajs') {
+        via = await withKafkajsProducer(bootstrap, async (producer) => {
+          await kafkajsSend(producer, 'bench', warmUp);
+          return measure(() => timed(() => kafkajsSend(producer, 'bench', values)));
+        });
+      } else {
+        const produceSpec = (records: number): Record<string, unknown> => ({
+          mode: 'produce',
+          bootstrap,
+          topic: 'bench',
+          partitions: PARTITIONS,
+          records,
+          record_bytes: RECORD_BYTES,
+        });
+        await librdkafka(produceSpec(warmUp.length));
+        via = await measure(() => librdkafka(produceSpec(count)));
+      }
+      note(path, via.result.result);
+      cpu.set(path, via.result.cpu);
+      calls.set(path, via.calls);
     } finally {
-      await run.close();
+      await fresh.close();
     }
-  }
+  };
+  if (python) await produceOnly('produce: librdkafka', 'observed', 'librdkafka');
+  await produceOnly('produce: kafkajs, immediate acks', 'immediate', 'kafkajs');
+  if (python) await produceOnly('produce: librdkafka, immediate acks', 'immediate', 'librdkafka');
   return { measured, cpu, calls };
 }
 
@@ -545,6 +568,8 @@ const DIRECT_OF: Readonly<Record<PathName, PathName>> = {
   'produce: direct': 'produce: direct',
   'produce: kafkajs': 'produce: direct',
   'produce: librdkafka': 'produce: direct',
+  'produce: kafkajs, immediate acks': 'produce: direct',
+  'produce: librdkafka, immediate acks': 'produce: direct',
   'consume: direct': 'consume: direct',
   'consume: librdkafka, tail cache': 'consume: direct',
   'consume: kafkajs group, tail cache': 'consume: direct',
@@ -610,7 +635,13 @@ export async function benchDataPath(count: number, rounds = 3): Promise<BenchRow
   }
   const produced = `${count.toLocaleString('en-US')} x 1 KiB`;
   const consumed = `${(count + warmUp.length).toLocaleString('en-US')} x 1 KiB`;
-  const produce: PathName[] = ['produce: direct', 'produce: kafkajs', 'produce: librdkafka'];
+  const produce: PathName[] = [
+    'produce: direct',
+    'produce: kafkajs',
+    'produce: librdkafka',
+    'produce: kafkajs, immediate acks',
+    'produce: librdkafka, immediate acks',
+  ];
   const consume: PathName[] = [
     'consume: direct',
     'consume: librdkafka, tail cache',

@@ -35,6 +35,7 @@ export class PartitionLog {
    * the partition; anything else in between is a conflict.
    */
   private readonly placedAhead: StoredBatch[] = [];
+  private placedAheadBytes = 0;
   /** Set when the tailer found a conflict: nothing more is placed ahead. */
   private conflict: LogOrderConflictError | undefined;
   highWatermark: bigint;
@@ -77,14 +78,14 @@ export class PartitionLog {
       const ahead = this.placedAhead[0];
       if (ahead !== undefined) {
         if (batch === ahead) {
-          this.placedAhead.shift();
+          this.passPlacedAhead();
           continue;
         }
         const sameRecord =
           batch.position.shardId === ahead.position.shardId && batch.position.sequenceNumber === ahead.position.sequenceNumber;
         if (sameRecord && batch.baseOffset >= ahead.baseOffset && batch.lastOffset <= ahead.lastOffset) {
           // Read (and decoded) before it was placed, appended after: the placed batch stands for it.
-          if (batch.lastOffset === ahead.lastOffset) this.placedAhead.shift();
+          if (batch.lastOffset === ahead.lastOffset) this.passPlacedAhead();
           continue;
         }
         this.conflict = new LogOrderConflictError(
@@ -109,15 +110,23 @@ export class PartitionLog {
    */
   placeAhead(own: OwnBatch, meta: KinesisRecordMeta, leaderEpoch: number): bigint | undefined {
     // Not after a conflict, nor while a write of the partition waits to be read back (written in
-    // the kafka or raw format, or before the topic's mode changed): that one comes first.
-    if (this.conflict !== undefined || this.sequenceWaiters.size > 0) return undefined;
+    // the kafka or raw format, or before the topic's mode changed): that one comes first. Nor
+    // beyond the tail cache's size of batches not read back yet (a tailer that cannot read):
+    // writes then wait for it, as in observed mode, instead of piling up in memory.
+    if (this.conflict !== undefined || this.sequenceWaiters.size > 0 || this.placedAheadBytes >= this.maxCachedBytes) return undefined;
     const read = this.offsetsBySequence.get(meta.sequenceNumber);
     if (read !== undefined) return read;
     const batch = ownStoredBatch(own, meta, this.highWatermark, leaderEpoch);
     this.placedAhead.push(batch);
+    this.placedAheadBytes += batch.bytes.length;
     this.appendOne(batch);
     this.wakeData();
     return batch.baseOffset;
+  }
+
+  private passPlacedAhead(): void {
+    const passed = this.placedAhead.shift();
+    if (passed !== undefined) this.placedAheadBytes -= passed.bytes.length;
   }
 
   /** The batch placed ahead for this Kinesis record, when it is the next one the tailer should read. */

@@ -103,4 +103,15 @@ describe('batches placed ahead of the tailer', () => {
       assert.equal(log.placeAhead(own(2, 'b'), meta('200'), 0), 13n);
     });
   });
+
+  test('no more than the tail cache\'s size is placed before the tailer reads it back', () => {
+    const log = new PartitionLog('t', 0, 0n, 1500);
+    const big = own(40, 'big');
+    assert.ok(big.bytes.length < 1500 && 2 * big.bytes.length > 1500, `a batch of ${big.bytes.length} bytes`);
+    assert.equal(log.placeAhead(big, meta('100'), 0), 0n);
+    assert.equal(log.placeAhead(own(40, 'big2'), meta('200'), 0), 40n);
+    assert.equal(log.placeAhead(own(1, 'c'), meta('300'), 0), undefined, 'over the limit: waits for the tailer');
+    log.append([log.nextPlacedAhead(SHARD, '100') as StoredBatch]);
+    assert.equal(log.placeAhead(own(1, 'c'), meta('300'), 0), 80n);
+  });
 });
