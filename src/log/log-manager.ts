@@ -203,10 +203,12 @@ export class LogManager {
         {
           maxConcurrentCalls: 4,
           retryTimeoutMs: this.options.writeTimeoutMs,
-          // Fencing: records go out only under a lease that is safely live.
+          // Fencing: records go out only under a lease that is safely live. Nor after the tailer
+          // found another writer's record before one answered at once: the partition is being
+          // given up, and what waits is answered NOT_LEADER_OR_FOLLOWER unwritten.
           mayWrite: (partition) => {
             const led = this.led.get(`${topicId}/${partition}`);
-            return led !== undefined && !led.released && Date.now() < led.lease.expiresAtMs - this.leaseGuardMs;
+            return led !== undefined && !led.released && led.log.placesAhead && Date.now() < led.lease.expiresAtMs - this.leaseGuardMs;
           },
         },
         this.logger,
