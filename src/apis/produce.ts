@@ -139,10 +139,18 @@ function idempotentBatch(records: Buffer | null): IdempotentBatch | undefined {
 /**
  * produce.ack.mode immediate: places the written batch in the log now, each of its Kinesis
  * records' stored batch in turn, and returns its base offset; undefined when it cannot be (a
- * format without stored batches of its own, an earlier write still to be read back, a conflict).
+ * format without stored batches of its own, records out of order after a retry, an earlier write
+ * still to be read back, a conflict).
  */
 function placeAhead(led: LedPartition, written: readonly PutResult[], prepared: PreparedWrite): bigint | undefined {
   if (written.length === 0 || written.some((_, i) => !prepared.ownBatches.has(i))) return undefined;
+  // A record retried after a partial failure lands after later ones of the same batch: Kinesis
+  // order is not the batch's, and only reading it back gives the offsets.
+  const reordered = written.some((put, i) => {
+    const previous = written[i - 1];
+    return previous !== undefined && previous.shardId === put.shardId && BigInt(previous.sequenceNumber) > BigInt(put.sequenceNumber);
+  });
+  if (reordered) return undefined;
   const arrivalMs = BigInt(Date.now());
   let base: bigint | undefined;
   for (const [i, put] of written.entries()) {

@@ -14,6 +14,10 @@
  * log, and a retried request may have written its records twice: Produce without idempotence is
  * at-least-once, as in Kafka. Anchors are written every 8 KiB, so a restarted leader recovers by
  * reading forward from an anchor, not from the start of the shard.
+ *
+ * It runs with produce.ack.mode observed and immediate: in the second, records are acknowledged
+ * before the leader has read them back, and the restarted leader must count them to the same
+ * offsets.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,7 +32,6 @@ import { recordId } from '../support/data-path-records.js';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
 import { freePort } from '../support/ports.js';
 
-const TOPIC = 'crash';
 const PARTITIONS = 4;
 const KILLS = 2;
 /** Acknowledged records to wait for before each kill, and after the last restart. */
@@ -96,15 +99,15 @@ interface Acked {
  */
 class ProducerLoop {
   readonly acked: Acked[] = [];
+  constructor(private readonly topic: string) {
+    this.done = this.run();
+  }
+
   failedSends = 0;
   private next = 0;
   private stopped = false;
   private readonly done: Promise<void>;
   private readonly producer = kafka('kkg-crash-producer').producer({ allowAutoTopicCreation: false });
-
-  constructor() {
-    this.done = this.run();
-  }
 
   private async run(): Promise<void> {
     await this.producer.connect();
@@ -120,7 +123,7 @@ class ProducerLoop {
       const records = Array.from({ length: 50 }, (_, j) => recordFor(first + j));
       try {
         const [meta] = await this.producer.send({
-          topic: TOPIC,
+          topic: this.topic,
           acks: -1,
           messages: records.map((r) => ({
             partition,
@@ -156,13 +159,17 @@ async function untilAcked(loop: ProducerLoop, count: number, timeoutMs = 60_000)
 const hex = (b: Buffer | null): string | null => (b === null ? null : b.toString('hex'));
 const place = (r: { partition: number; offset: bigint }): string => `${r.partition}/${r.offset}`;
 
-it('kill -9 twice while producing and consuming: no acknowledged record lost, every offset keeps its record', { timeout: 240_000 }, async (t: TestContext) => {
+async function crashScenario(t: TestContext, ackMode: 'observed' | 'immediate'): Promise<void> {
+  const TOPIC = `crash-${ackMode}`;
   const admin = kafka('kkg-crash-admin').admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: PARTITIONS }], waitForLeaders: true });
+  await admin.createTopics({
+    topics: [{ topic: TOPIC, numPartitions: PARTITIONS, configEntries: [{ name: 'produce.ack.mode', value: ackMode }] }],
+    waitForLeaders: true,
+  });
   await admin.disconnect();
 
-  const stopFile = join(dataDir, 'stop-consumer');
+  const stopFile = join(dataDir, `stop-consumer-${ackMode}`);
   const running = pythonConsumeStream(`127.0.0.1:${port}`, {
     clientId: 'kkg-crash-consumer',
     topic: TOPIC,
@@ -171,7 +178,7 @@ it('kill -9 twice while producing and consuming: no acknowledged record lost, ev
     idleS: 3,
     timeoutS: 200,
   });
-  const loop = new ProducerLoop();
+  const loop = new ProducerLoop(TOPIC);
   try {
     for (let kill = 1; kill <= KILLS; kill++) {
       await untilAcked(loop, kill * RECORDS_PER_PHASE);
@@ -246,4 +253,10 @@ it('kill -9 twice while producing and consuming: no acknowledged record lost, ev
     `acknowledged ${loop.acked.length}, failed sends ${loop.failedSends}, log ${log.size} records ` +
       `(${unacked} unacknowledged but written, ${duplicates} duplicates), running consumer saw ${seenBy.size} offsets`,
   );
-});
+}
+
+for (const ackMode of ['observed', 'immediate'] as const) {
+  it(`kill -9 twice while producing and consuming: no acknowledged record lost, every offset keeps its record (produce.ack.mode=${ackMode})`, { timeout: 240_000 }, (t) =>
+    crashScenario(t, ackMode),
+  );
+}
