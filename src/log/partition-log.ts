@@ -129,10 +129,13 @@ export class PartitionLog {
     if (passed !== undefined) this.placedAheadBytes -= passed.bytes.length;
   }
 
-  /** The batch placed ahead for this Kinesis record, when it is the next one the tailer should read. */
-  nextPlacedAhead(shardId: string, sequenceNumber: string): StoredBatch | undefined {
-    const next = this.placedAhead[0];
-    return next?.position.shardId === shardId && next.position.sequenceNumber === sequenceNumber ? next : undefined;
+  /**
+   * The batch placed ahead for this Kinesis record at this offset, if any. A reader meets several
+   * in one read, before the log has passed over the first.
+   */
+  placedAheadAt(shardId: string, sequenceNumber: string, offset: bigint): StoredBatch | undefined {
+    const placed = this.placedAhead.find((batch) => batch.baseOffset === offset);
+    return placed?.position.shardId === shardId && placed.position.sequenceNumber === sequenceNumber ? placed : undefined;
   }
 
   /** Whether batches may still be placed ahead (no conflict found). */

@@ -107,8 +107,8 @@ export class PartitionReader {
     private readonly leaderEpoch: () => number,
     /** The stored batch of a record this process wrote, already encoded (the tailer's reader). */
     private readonly ownBatch: (shardId: string, sequenceNumber: string) => OwnBatch | undefined = () => undefined,
-    /** The batch the log holds already for a record this process wrote (produce.ack.mode immediate). */
-    private readonly placedAhead: (shardId: string, sequenceNumber: string) => StoredBatch | undefined = () => undefined,
+    /** The batch the log holds already for a record this process wrote, at an offset (produce.ack.mode immediate). */
+    private readonly placedAhead: (shardId: string, sequenceNumber: string, offset: bigint) => StoredBatch | undefined = () => undefined,
     /** Awaited before records read are decoded: lets this process's writes in flight place their batches first. */
     private readonly ownWritesAnswered: () => Promise<void> = () => Promise.resolve(),
   ) {
@@ -179,10 +179,10 @@ export class PartitionReader {
     const shard = this.shard as ShardInfo;
     const arrival = record.ApproximateArrivalTimestamp ?? new Date();
     const meta = { shardId: shard.shardId, sequenceNumber: record.SequenceNumber as string, arrivalMs: BigInt(arrival.getTime()) };
-    const placed = this.skip === 0 ? this.placedAhead(shard.shardId, meta.sequenceNumber) : undefined;
-    if (placed?.baseOffset === this.nextOffset) {
-      // The same object: the log passes it over. At another offset it is decoded, and the log
-      // finds the conflict.
+    // The same object: the log passes it over. Not there at this offset: decoded, and the log
+    // finds any conflict.
+    const placed = this.skip === 0 ? this.placedAhead(shard.shardId, meta.sequenceNumber, this.nextOffset) : undefined;
+    if (placed !== undefined) {
       this.nextOffset = placed.lastOffset + 1n;
       return [placed];
     }

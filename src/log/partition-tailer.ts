@@ -110,7 +110,7 @@ export class PartitionTailer {
       start,
       this.leaderEpoch,
       (shardId, sequenceNumber) => this.log.takeOwnBatch(shardId, sequenceNumber),
-      (shardId, sequenceNumber) => this.log.nextPlacedAhead(shardId, sequenceNumber),
+      (shardId, sequenceNumber, offset) => this.log.placedAheadAt(shardId, sequenceNumber, offset),
       this.options.ownWritesAnswered,
     );
   }

@@ -50,14 +50,14 @@ describe('batches placed ahead of the tailer', () => {
         [13n, 14n],
       ],
     );
-    // The reader gives the placed batches back as they are.
-    const first = log.nextPlacedAhead(SHARD, '100');
-    assert.ok(first !== undefined);
-    assert.equal(log.nextPlacedAhead(SHARD, '200'), undefined, 'only the next one is offered');
-    log.append([first]);
-    const second = log.nextPlacedAhead(SHARD, '200');
-    assert.ok(second !== undefined);
-    log.append([second]);
+    // The reader gives the placed batches back as they are, several in one read, each found at
+    // the offset the reader has counted to.
+    const first = log.placedAheadAt(SHARD, '100', 10n);
+    const second = log.placedAheadAt(SHARD, '200', 13n);
+    assert.ok(first !== undefined && second !== undefined);
+    assert.equal(log.placedAheadAt(SHARD, '200', 12n), undefined, 'another offset: not that batch');
+    assert.equal(log.placedAheadAt(SHARD, '999', 13n), undefined, 'another record: not that batch');
+    log.append([first, second]);
     assert.equal(log.highWatermark, 15n);
     // Then the tailer's own reads follow on.
     log.append(decoded(1, 'c', '300', 15n));
@@ -73,7 +73,7 @@ describe('batches placed ahead of the tailer', () => {
     assert.equal(log.placeAhead(own(3, 'a'), meta('100'), 0), 10n);
     log.append(readEarly);
     assert.equal(log.highWatermark, 13n);
-    assert.equal(log.nextPlacedAhead(SHARD, '100'), undefined);
+    assert.equal(log.placedAheadAt(SHARD, '100', 10n), undefined);
     log.append(decoded(1, 'b', '200', 13n));
     assert.equal(log.highWatermark, 14n);
   });
@@ -111,7 +111,7 @@ describe('batches placed ahead of the tailer', () => {
     assert.equal(log.placeAhead(big, meta('100'), 0), 0n);
     assert.equal(log.placeAhead(own(40, 'big2'), meta('200'), 0), 40n);
     assert.equal(log.placeAhead(own(1, 'c'), meta('300'), 0), undefined, 'over the limit: waits for the tailer');
-    log.append([log.nextPlacedAhead(SHARD, '100') as StoredBatch]);
+    log.append([log.placedAheadAt(SHARD, '100', 0n) as StoredBatch]);
     assert.equal(log.placeAhead(own(1, 'c'), meta('300'), 0), 80n);
   });
 });
