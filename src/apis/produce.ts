@@ -150,13 +150,12 @@ function placeAhead(led: LedPartition, written: readonly PutResult[], prepared: 
     const previous = written[i - 1];
     return previous !== undefined && previous.shardId === put.shardId && BigInt(previous.sequenceNumber) > BigInt(put.sequenceNumber);
   });
-  if (reordered) return undefined;
+  if (reordered || !led.log.mayPlaceAhead) return undefined;
   const arrivalMs = BigInt(Date.now());
   let base: bigint | undefined;
   for (const [i, put] of written.entries()) {
     const own = prepared.ownBatches.get(i) as OwnBatch;
     const offset = led.log.placeAhead(own, { shardId: put.shardId, sequenceNumber: put.sequenceNumber, arrivalMs }, led.lease.epoch);
-    if (offset === undefined) return undefined;
     base ??= offset;
   }
   return base;
@@ -293,7 +292,7 @@ export function produceHandler(dataPath: DataPath): ApiHandler<ProduceRequest, P
                   slot.baseOffset = placed;
                   return;
                 }
-                if (!led.log.placesAhead) {
+                if (led.log.orderConflictFound) {
                   if (ticket !== undefined) void guard?.failed(ticket, { maybeWritten: true });
                   throw new PartitionError(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'written, but this leader is giving the partition up: another writer writes its shards');
                 }

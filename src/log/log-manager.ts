@@ -208,7 +208,7 @@ export class LogManager {
           // given up, and what waits is answered NOT_LEADER_OR_FOLLOWER unwritten.
           mayWrite: (partition) => {
             const led = this.led.get(`${topicId}/${partition}`);
-            return led !== undefined && !led.released && led.log.placesAhead && Date.now() < led.lease.expiresAtMs - this.leaseGuardMs;
+            return led !== undefined && !led.released && !led.log.orderConflictFound && Date.now() < led.lease.expiresAtMs - this.leaseGuardMs;
           },
         },
         this.logger,

@@ -102,18 +102,23 @@ export class PartitionLog {
   }
 
   /**
-   * Places an own batch that Kinesis has just taken at the end of the log, ahead of the tailer
-   * (produce.ack.mode immediate): the offsets it gets are right as long as nothing else writes
-   * the partition's shards, which the tailer checks when it reads the batch back. Returns its
-   * base offset, the offset the tailer gave it when it read it first, or undefined when it
-   * cannot be placed (then the write waits to be read back).
+   * Whether a write may be placed ahead now. Not after a conflict, nor while a write of the
+   * partition waits to be read back (written in the kafka or raw format, or before the topic's
+   * mode changed): that one comes first. Nor beyond the tail cache's size of batches not read
+   * back yet (a tailer that cannot read): writes then wait for it, as in observed mode, instead
+   * of piling up in memory.
    */
-  placeAhead(own: OwnBatch, meta: KinesisRecordMeta, leaderEpoch: number): bigint | undefined {
-    // Not after a conflict, nor while a write of the partition waits to be read back (written in
-    // the kafka or raw format, or before the topic's mode changed): that one comes first. Nor
-    // beyond the tail cache's size of batches not read back yet (a tailer that cannot read):
-    // writes then wait for it, as in observed mode, instead of piling up in memory.
-    if (this.conflict !== undefined || this.sequenceWaiters.size > 0 || this.placedAheadBytes >= this.maxCachedBytes) return undefined;
+  get mayPlaceAhead(): boolean {
+    return this.conflict === undefined && this.sequenceWaiters.size === 0 && this.placedAheadBytes < this.maxCachedBytes;
+  }
+
+  /**
+   * Places an own batch that Kinesis has just taken at the end of the log, ahead of the tailer
+   * (produce.ack.mode immediate; only when mayPlaceAhead): the offsets it gets are right as long
+   * as nothing else writes the partition's shards, which the tailer checks when it reads the
+   * batch back. Returns its base offset, or the offset the tailer gave it when it read it first.
+   */
+  placeAhead(own: OwnBatch, meta: KinesisRecordMeta, leaderEpoch: number): bigint {
     const read = this.offsetsBySequence.get(meta.sequenceNumber);
     if (read !== undefined) return read;
     const batch = ownStoredBatch(own, meta, this.highWatermark, leaderEpoch);
@@ -138,9 +143,9 @@ export class PartitionLog {
     return placed?.position.shardId === shardId && placed.position.sequenceNumber === sequenceNumber ? placed : undefined;
   }
 
-  /** Whether batches may still be placed ahead (no conflict found). */
-  get placesAhead(): boolean {
-    return this.conflict === undefined;
+  /** Whether the tailer found another writer's record before a batch placed ahead. */
+  get orderConflictFound(): boolean {
+    return this.conflict !== undefined;
   }
 
   private appendOne(batch: StoredBatch): void {
