@@ -25,6 +25,7 @@ import {
 import { encodeOwnBatch, type OwnBatch } from '../log/stored-batch.js';
 import { WriteError, type PutResult, type Reservation } from '../log/stream-writer.js';
 import type { LedPartition } from '../log/log-manager.js';
+import { LeadershipLostError } from '../log/partition-log.js';
 import type { Topic } from '../log/topics.js';
 import { CANCELLED_FOLLOWER_ERROR, type IdempotentBatch, type WriteTicket } from '../producers/idempotence.js';
 import { producerPartitionKey } from '../producers/producer-state-store.js';
@@ -164,6 +165,11 @@ function placeAhead(led: LedPartition, written: readonly PutResult[], prepared: 
 function errorFor(err: unknown): { errorCode: number; message: string } {
   if (err instanceof PartitionError || err instanceof RecordError) return { errorCode: err.errorCode, message: err.message };
   if (err instanceof RecordTooLargeError) return { errorCode: ErrorCode.MESSAGE_TOO_LARGE, message: err.message };
+  if (err instanceof LeadershipLostError) {
+    // Written, but the offset is the next leader's to tell: an idempotent producer's retry is
+    // answered there as a duplicate, with it.
+    return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, message: `${err.message}; the records were written before it could read them back` };
+  }
   if (err instanceof WriteError) {
     const errorCode = {
       // Retriable for every client; librdkafka takes THROTTLING_QUOTA_EXCEEDED on Produce as fatal.

@@ -525,7 +525,10 @@ export class LogManager {
     if (this.led.get(key) === led) {
       this.led.delete(key);
       this.partitions.delete(key);
-      void led.tailer.stop().then(() => led.log.wakeAll());
+      void led.tailer.stop().then(() => {
+        led.log.wakeAll();
+        led.log.abandonSequenceWaiters();
+      });
     }
   }
 
@@ -618,6 +621,7 @@ export class LogManager {
     await led.tailer.stop();
     led.released = true;
     led.log.wakeAll();
+    led.log.abandonSequenceWaiters();
     await this.leases.release(led.lease).catch((err: unknown) => {
       this.logger.warn({ err, topic: led.topic.name, partition: led.partition }, 'releasing the lease failed');
     });

@@ -8,6 +8,11 @@ export class LogOrderConflictError extends Error {
   override name = 'LogOrderConflictError';
 }
 
+/** The partition's leadership ended here before a write was read back: its offset is not known here. */
+export class LeadershipLostError extends Error {
+  override name = 'LeadershipLostError';
+}
+
 /** What a read from the in-memory tail returns. */
 export type TailRead =
   | { readonly kind: 'batches'; readonly batches: readonly StoredBatch[] }
@@ -25,7 +30,7 @@ export class PartitionLog {
   private dataWaiters = new Set<() => void>();
   /** Offsets of recently seen Kinesis records by sequence number, for produce acknowledgements. */
   private readonly offsetsBySequence = new Map<string, bigint>();
-  private sequenceWaiters = new Map<string, ((offset: bigint) => void)[]>();
+  private sequenceWaiters = new Map<string, { resolve(offset: bigint): void; reject(err: LeadershipLostError): void }[]>();
   /** Batches this leader wrote, by shard and sequence number, until the tailer reads them. */
   private readonly ownBatches = new Map<string, OwnBatch>();
   private ownBatchBytes = 0;
@@ -223,14 +228,15 @@ export class PartitionLog {
 
   /**
    * The offset of the first record of this partition at or after the Kinesis record with this
-   * sequence number, once the tailer has read that far.
+   * sequence number, once the tailer has read that far. Rejects with LeadershipLostError when
+   * this node stops leading the partition first.
    */
   offsetOfSequence(sequenceNumber: string): Promise<bigint> {
     const known = this.offsetsBySequence.get(sequenceNumber);
     if (known !== undefined) return Promise.resolve(known);
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       const waiting = this.sequenceWaiters.get(sequenceNumber) ?? [];
-      waiting.push(resolve);
+      waiting.push({ resolve, reject });
       this.sequenceWaiters.set(sequenceNumber, waiting);
     });
   }
@@ -277,11 +283,16 @@ export class PartitionLog {
     return this.sequenceWaiters.size;
   }
 
-  /** Rejects nothing: waiters of sequences that will never be seen are dropped on leadership loss. */
-  forgetSequenceWaiters(): number {
-    const count = this.sequenceWaiters.size;
+  /**
+   * This node no longer leads the partition: writes still waiting to be read back will not be,
+   * here. Their producers are told at once (as a Kafka leader answers the produce requests it
+   * still holds when it loses leadership), instead of when their request times out.
+   */
+  abandonSequenceWaiters(): void {
+    const waiters = this.sequenceWaiters;
     this.sequenceWaiters = new Map();
-    return count;
+    const lost = new LeadershipLostError(`${this.topic}-${this.partition}: this node no longer leads the partition`);
+    for (const waiting of waiters.values()) for (const { reject } of waiting) reject(lost);
   }
 
   private rememberSequence(sequenceNumber: string, offset: bigint): void {
@@ -295,7 +306,7 @@ export class PartitionLog {
     const waiting = this.sequenceWaiters.get(sequenceNumber);
     if (waiting !== undefined) {
       this.sequenceWaiters.delete(sequenceNumber);
-      for (const resolve of waiting) resolve(offset);
+      for (const { resolve } of waiting) resolve(offset);
     }
   }
 

@@ -254,7 +254,11 @@ describe('three gateway nodes', { timeout: 900_000 }, () => {
       ratePerSecond: 250,
       stopFile,
       keys: 120,
-      config: { 'queue.buffering.max.messages': 300, 'linger.ms': 20, 'topic.metadata.refresh.interval.ms': 1000 },
+      // request.timeout.ms at librdkafka's default (the producer script's is 5 s): requests to the
+      // paused node wait there for its lease time and the takeover, close to 5 s on a loaded
+      // machine, and a timed-out request leaves librdkafka 2.0.2 unsure whether it was written
+      // (see the takeover below).
+      config: { 'queue.buffering.max.messages': 300, 'linger.ms': 20, 'topic.metadata.refresh.interval.ms': 1000, 'request.timeout.ms': 30_000 },
     });
     const producers: ProducerOutcome[] = [kjs, rdk];
     const rdkMember = (name: string): ClientProcess =>
