@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { PRODUCE_ACK_MODES } from './log/topic-configs.js';
 
 /**
  * Every setting has one entry here: its flag (`--data-dir`), its environment twin
@@ -101,7 +102,7 @@ const OPTIONS = {
   },
   produceAckMode: {
     flag: 'produce-ack-mode',
-    schema: z.enum(['observed', 'immediate']).default('observed'),
+    schema: z.enum(PRODUCE_ACK_MODES).default('observed'),
     help: 'produce.ack.mode of topics that do not set it: observed (answer once read back) or immediate (answer once written; for streams only the gateway writes)',
   },
   tailCacheBytes: {

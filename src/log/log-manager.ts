@@ -525,10 +525,7 @@ export class LogManager {
     if (this.led.get(key) === led) {
       this.led.delete(key);
       this.partitions.delete(key);
-      void led.tailer.stop().then(() => {
-        led.log.wakeAll();
-        led.log.abandonSequenceWaiters();
-      });
+      void led.tailer.stop().then(() => led.log.leadershipEnded());
     }
   }
 
@@ -605,7 +602,7 @@ export class LogManager {
       if (this.held.get(key) === led) this.held.delete(key);
       led.released = true;
       await tailer.stop();
-      log.wakeAll();
+      log.leadershipEnded();
       return 'not-leader';
     }
     this.logger.info(
@@ -620,8 +617,7 @@ export class LogManager {
     led.handingOver = true;
     await led.tailer.stop();
     led.released = true;
-    led.log.wakeAll();
-    led.log.abandonSequenceWaiters();
+    led.log.leadershipEnded();
     await this.leases.release(led.lease).catch((err: unknown) => {
       this.logger.warn({ err, topic: led.topic.name, partition: led.partition }, 'releasing the lease failed');
     });

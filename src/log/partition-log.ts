@@ -221,10 +221,6 @@ export class PartitionLog {
     });
   }
 
-  /** Wakes every data waiter now (shutdown, leadership lost). */
-  wakeAll(): void {
-    this.wakeData();
-  }
 
   /**
    * The offset of the first record of this partition at or after the Kinesis record with this
@@ -284,11 +280,13 @@ export class PartitionLog {
   }
 
   /**
-   * This node no longer leads the partition: writes still waiting to be read back will not be,
-   * here. Their producers are told at once (as a Kafka leader answers the produce requests it
-   * still holds when it loses leadership), instead of when their request times out.
+   * This node no longer leads the partition (lease lost, handed over, shut down): fetches waiting
+   * for data are woken, and writes still waiting to be read back will not be, here. Their
+   * producers are told at once (as a Kafka leader answers the produce requests it still holds
+   * when it loses leadership), instead of when their request times out.
    */
-  abandonSequenceWaiters(): void {
+  leadershipEnded(): void {
+    this.wakeData();
     const waiters = this.sequenceWaiters;
     this.sequenceWaiters = new Map();
     const lost = new LeadershipLostError(`${this.topic}-${this.partition}: this node no longer leads the partition`);

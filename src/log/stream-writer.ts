@@ -70,12 +70,11 @@ export interface Reservation {
  */
 export class StreamWriter {
   private readonly queues = new Map<number, Job[]>();
-  private readonly busyPartitions = new Set<number>();
   private inFlightCalls = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private pumpScheduled = false;
-  /** Per partition, the PutRecords call in flight with its records. */
+  /** Per partition with a PutRecords call in flight (at most one), that call. */
   private readonly callOf = new Map<number, Promise<void>>();
 
   constructor(
@@ -147,13 +146,9 @@ export class StreamWriter {
       const call = this.collectCall();
       if (call.length === 0) return;
       this.inFlightCalls++;
-      for (const { job } of call) this.busyPartitions.add(job.partition);
       const sent = this.send(call).finally(() => {
         this.inFlightCalls--;
-        for (const { job } of call) {
-          this.busyPartitions.delete(job.partition);
-          if (this.callOf.get(job.partition) === sent) this.callOf.delete(job.partition);
-        }
+        for (const { job } of call) this.callOf.delete(job.partition);
         this.pump();
       });
       for (const { job } of call) this.callOf.set(job.partition, sent);
@@ -172,7 +167,7 @@ export class StreamWriter {
 
   /** Whether the partition has writes waiting or under way. */
   hasPending(partition: number): boolean {
-    return this.queues.has(partition) || this.busyPartitions.has(partition);
+    return this.queues.has(partition) || this.callOf.has(partition);
   }
 
   /**
@@ -185,7 +180,7 @@ export class StreamWriter {
   private collectCall(): { job: Job; index: number }[] {
     const picked: { job: Job; index: number }[] = [];
     let bytes = 0;
-    const ready = [...this.queues].filter(([partition, queue]) => !this.busyPartitions.has(partition) && queue[0]?.entries !== undefined);
+    const ready = [...this.queues].filter(([partition, queue]) => !this.callOf.has(partition) && queue[0]?.entries !== undefined);
     for (const [partition, queue] of ready) {
       if (bytes >= SHARED_CALL_BYTES) break;
       if (this.options.mayWrite?.(partition) === false) {

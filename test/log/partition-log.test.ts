@@ -6,7 +6,7 @@ test('writes waiting to be read back are told at once when the node stops leadin
   const log = new PartitionLog('t', 3, 0n, 1 << 20);
   const waiting = [log.offsetOfSequence('100'), log.offsetOfSequence('100'), log.offsetOfSequence('200')];
   assert.equal(log.awaitedSequences, 2);
-  log.abandonSequenceWaiters();
+  log.leadershipEnded();
   assert.equal(log.awaitedSequences, 0);
   for (const result of await Promise.allSettled(waiting)) {
     assert.equal(result.status, 'rejected');
