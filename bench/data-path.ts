@@ -494,18 +494,39 @@ async function runRound(values: readonly Buffer[], warmUp: readonly Buffer[], py
     await services.close();
   }
 
+  /** On `run`'s gateway: a 4-partition topic, the producer's warm-up, then its timed run. */
+  const produceOn = async (run: GatewayRun, path: PathName, ackMode: AckMode, client: 'kafkajs' | 'librdkafka'): Promise<void> => {
+    const bootstrap = run.gateway.bootstrap;
+    await createTopics(bootstrap, ['bench'], ackMode);
+    const measure = (work: () => Promise<Measured>): Promise<{ result: { result: Measured; cpu: CpuUse }; calls: KinesisCalls }> =>
+      withCalls(run.metricsPort, () => withCpu(run.cpuPids(), work));
+    let via;
+    if (client === 'kafkajs') {
+      via = await withKafkajsProducer(bootstrap, async (producer) => {
+        await kafkajsSend(producer, 'bench', warmUp);
+        return measure(() => timed(() => kafkajsSend(producer, 'bench', values)));
+      });
+    } else {
+      const produceSpec = (records: number): Record<string, unknown> => ({
+        mode: 'produce',
+        bootstrap,
+        topic: 'bench',
+        partitions: PARTITIONS,
+        records,
+        record_bytes: RECORD_BYTES,
+      });
+      await librdkafka(produceSpec(warmUp.length));
+      via = await measure(() => librdkafka(produceSpec(count)));
+    }
+    note(path, via.result.result);
+    cpu.set(path, via.result.cpu);
+    calls.set(path, via.calls);
+  };
+
   // kafkajs produce; then the consumers on what it wrote.
   const run = await gatewayOnFreshServices();
   try {
-    await createTopics(run.gateway.bootstrap, ['bench']);
-    const gatewayRun = run;
-    const viaKafkajs = await withKafkajsProducer(run.gateway.bootstrap, async (producer) => {
-      await kafkajsSend(producer, 'bench', warmUp);
-      return withCalls(gatewayRun.metricsPort, () => withCpu(gatewayRun.cpuPids(), () => timed(() => kafkajsSend(producer, 'bench', values))));
-    });
-    note('produce: kafkajs', viaKafkajs.result.result);
-    cpu.set('produce: kafkajs', viaKafkajs.result.cpu);
-    calls.set('produce: kafkajs', viaKafkajs.calls);
+    await produceOn(run, 'produce: kafkajs', 'observed', 'kafkajs');
     if (python) note('consume: librdkafka, tail cache', await librdkafka(consumeSpec(run.gateway.bootstrap, 'bench')));
     note('consume: kafkajs group, tail cache', await kafkajsConsume(run.gateway.bootstrap, 'bench', inTopic));
     if (python) {
@@ -519,35 +540,11 @@ async function runRound(values: readonly Buffer[], warmUp: readonly Buffer[], py
     await run.close();
   }
 
-  /** A producer alone on fresh stand-ins and gateway: warm-up, then the timed run. */
+  /** A producer alone on fresh stand-ins and gateway. */
   const produceOnly = async (path: PathName, ackMode: AckMode, client: 'kafkajs' | 'librdkafka'): Promise<void> => {
     const fresh = await gatewayOnFreshServices();
     try {
-      const bootstrap = fresh.gateway.bootstrap;
-      await createTopics(bootstrap, ['bench'], ackMode);
-      const measure = (work: () => Promise<Measured>): Promise<{ result: { result: Measured; cpu: CpuUse }; calls: KinesisCalls }> =>
-        withCalls(fresh.metricsPort, () => withCpu(fresh.cpuPids(), work));
-      let via;
-      if (client === 'kafkajs') {
-        via = await withKafkajsProducer(bootstrap, async (producer) => {
-          await kafkajsSend(producer, 'bench', warmUp);
-          return measure(() => timed(() => kafkajsSend(producer, 'bench', values)));
-        });
-      } else {
-        const produceSpec = (records: number): Record<string, unknown> => ({
-          mode: 'produce',
-          bootstrap,
-          topic: 'bench',
-          partitions: PARTITIONS,
-          records,
-          record_bytes: RECORD_BYTES,
-        });
-        await librdkafka(produceSpec(warmUp.length));
-        via = await measure(() => librdkafka(produceSpec(count)));
-      }
-      note(path, via.result.result);
-      cpu.set(path, via.result.cpu);
-      calls.set(path, via.calls);
+      await produceOn(fresh, path, ackMode, client);
     } finally {
       await fresh.close();
     }
