@@ -23,11 +23,17 @@ export class WriteError extends Error {
   }
 }
 
-/** PutRecords limits: 500 records and 5 MiB (data plus partition keys) per call. */
+/** PutRecords's limit: 500 records per call. */
 const MAX_RECORDS_PER_CALL = 500;
-const MAX_BYTES_PER_CALL = 5 * 1024 * 1024;
-/** Ready partitions join one call until it carries this much; the rest go in calls of their own, alongside. */
-const SHARED_CALL_BYTES = 1024 * 1024;
+/**
+ * A call carries at most this much (data plus partition keys; one larger record goes alone), well
+ * below PutRecords's 5 MiB: it is a shard's write budget for a second (1 MiB), so one
+ * partition's records beyond it would be throttled in part; a call's records are all answered
+ * when the last is written, so smaller calls let the next records of its partitions go out
+ * sooner; and kinesalite, which joins a request body's chunks one at a time, takes several times
+ * longer per byte for calls of several MiB. What does not fit goes in other calls, alongside.
+ */
+const MAX_BYTES_PER_CALL = 1024 * 1024;
 
 export interface StreamWriterOptions {
   readonly maxConcurrentCalls: number;
@@ -182,7 +188,6 @@ export class StreamWriter {
     let bytes = 0;
     const ready = [...this.queues].filter(([partition, queue]) => !this.callOf.has(partition) && queue[0]?.entries !== undefined);
     for (const [partition, queue] of ready) {
-      if (bytes >= SHARED_CALL_BYTES) break;
       if (this.options.mayWrite?.(partition) === false) {
         for (const job of queue.filter((j) => j.entries !== undefined)) {
           this.failJobs([{ job }], new WriteError('not-leader', `this gateway no longer leads partition ${partition}`, job.attempted));

@@ -2,7 +2,7 @@
  * StreamWriter against kinesalite: each partition's records land in the order their places were
  * reserved, whatever order the places are filled in, with at most one call in flight per
  * partition; the partitions ready together go out in one call, and further calls carry only what
- * does not fit in it (500 records per call).
+ * does not fit in it (500 records or 1 MiB per call).
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -32,6 +32,8 @@ let client: KinesisClient;
 let records: KinesisRecordsClient;
 /** Per PutRecords call, the partitions its records belong to. */
 const calls: number[][] = [];
+/** Per PutRecords call, the bytes of its records' data. */
+const callBytes: number[] = [];
 
 before(async () => {
   kinesalite = await startKinesalite();
@@ -39,7 +41,10 @@ before(async () => {
   records = new KinesisRecordsClient(client);
   records.observe((call) => {
     const input = call.input as Partial<PutRecordsCommandInput>;
-    if (call.operation === 'PutRecords' && input.Records !== undefined) calls.push([...new Set(input.Records.map((r) => Number(r.PartitionKey)))]);
+    if (call.operation === 'PutRecords' && input.Records !== undefined) {
+      calls.push([...new Set(input.Records.map((r) => Number(r.PartitionKey)))]);
+      callBytes.push(input.Records.reduce((sum, r) => sum + (r.Data?.length ?? 0), 0));
+    }
   });
   await client.send(new CreateStreamCommand({ StreamName: STREAM, ShardCount: 1 }));
   for (let i = 0; i < 100; i++) {
@@ -119,4 +124,29 @@ test('what does not fit in one call goes out in another at once, without a parti
   assert.deepEqual(calls.slice(0, 2), [[0], [1, 2, 3]], `calls: ${JSON.stringify(calls)}`);
   // The rest of partition 0 went after its first call, alone.
   assert.deepEqual(calls.slice(2), [[0]], `calls: ${JSON.stringify(calls)}`);
+});
+
+test('a call carries at most 1 MiB: a partition with more sends the rest after it, other partitions alongside', { timeout: 60_000 }, async () => {
+  calls.length = 0;
+  callBytes.length = 0;
+  const writer = new StreamWriter(records, STREAM, { maxConcurrentCalls: PARTITIONS, retryTimeoutMs: 10_000 }, pino({ level: 'silent' }));
+  const record = (partition: number, k: number, bytes: number): KinesisPutEntry => ({
+    partitionKey: String(partition),
+    explicitHashKey: '0',
+    data: Buffer.concat([Buffer.from(`${partition}/${k}/`), Buffer.alloc(bytes, 'x')]),
+  });
+  // Partition 0: three records of 600 KiB (two do not fit in 1 MiB); partition 1: one small one.
+  const big = writer.reserve(0);
+  const small = writer.reserve(1);
+  big.fill([0, 1, 2].map((k) => record(0, k, 600 * 1024)));
+  small.fill([record(1, 0, 10)]);
+  const [bigResults, smallResults] = await Promise.all([big.done, small.done]);
+  writer.close();
+  assert.equal(bigResults.length, 3);
+  assert.equal(smallResults.length, 1);
+  assert.ok(bigResults.every((r, i) => i === 0 || BigInt(r.sequenceNumber) > BigInt((bigResults[i - 1] as typeof r).sequenceNumber)), 'partition 0 in order');
+  // Reported as answered: partition 1's call, sent beside partition 0's first, may finish first.
+  assert.deepEqual([...calls].sort(), [[0], [0], [0], [1]], `calls: ${JSON.stringify(calls)}`);
+  assert.ok(callBytes.every((bytes) => bytes <= 1024 * 1024), `call bytes: ${JSON.stringify(callBytes)}`);
+  assert.equal(calls.findIndex((c) => c[0] === 1) < 2, true, `partition 1 went alongside partition 0's first call: ${JSON.stringify(calls)}`);
 });
