@@ -8,8 +8,10 @@
  *   slower as it fills, and no path should pay for another's data.
  * - direct produce: the records, in per-partition batches the size a Kafka producer sends, made
  *   into KPL aggregates (src/kinesis/record-formats.ts toKplRecords, as the gateway stores them)
- *   and written with PutRecords (up to 500 records / 5 MiB per call, 4 calls in flight, like the
- *   gateway's writer).
+ *   and written with PutRecords in calls of up to 500 records and 1 MiB, 4 in flight: the
+ *   gateway's writer's limits (src/log/stream-writer.ts). The KPL's default calls of up to 5 MiB
+ *   are half as fast here: kinesalite joins a request body's chunks one at a time, so its cost
+ *   per byte grows with the call.
  * - direct consume: GetRecords of every shard from TRIM_HORIZON in parallel, de-aggregated.
  * - gateway produce: kafkajs (sends of 256 records, 8 in flight, acks=-1) and librdkafka
  *   (linger.ms=5, acks=-1); each to its own 4-partition topic, with produce.ack.mode observed
@@ -60,6 +62,7 @@ import type { LocalService } from '../src/embedded-aws.js';
 import { createKinesisClient } from '../src/kinesis/client.js';
 import { decodeAggregate } from '../src/kinesis/kpl.js';
 import { toKplRecords, type GatewayRecord, type KinesisPutEntry } from '../src/kinesis/record-formats.js';
+import { MAX_BYTES_PER_CALL, MAX_RECORDS_PER_CALL } from '../src/log/stream-writer.js';
 import { startGatewayProcess, type GatewayProcess } from '../test/support/gateway-process.js';
 import { startLocalAwsProcess } from '../test/support/local-aws-process.js';
 import { freePort } from '../test/support/ports.js';
@@ -71,8 +74,6 @@ const PARTITIONS = 4;
 const SEND_RECORDS = 256;
 const SENDS_IN_FLIGHT = 8;
 const PUT_CALLS_IN_FLIGHT = 4;
-const MAX_PUT_RECORDS = 500;
-const MAX_PUT_BYTES = 5 * 1024 * 1024;
 const KINESIS_MAX_RECORD_BYTES = 1024 * 1024;
 const PYTHON = '/usr/bin/python3';
 /**
@@ -193,7 +194,7 @@ async function directProduce(
   let callBytes = 0;
   for (const entry of entries) {
     const size = entry.data.length + entry.partitionKey.length;
-    if (call.length === MAX_PUT_RECORDS || (call.length > 0 && callBytes + size > MAX_PUT_BYTES)) {
+    if (call.length === MAX_RECORDS_PER_CALL || (call.length > 0 && callBytes + size > MAX_BYTES_PER_CALL)) {
       calls.push(call);
       call = [];
       callBytes = 0;

@@ -24,7 +24,7 @@ export class WriteError extends Error {
 }
 
 /** PutRecords's limit: 500 records per call. */
-const MAX_RECORDS_PER_CALL = 500;
+export const MAX_RECORDS_PER_CALL = 500;
 /**
  * A call carries at most this much (data plus partition keys; one larger record goes alone), well
  * below PutRecords's 5 MiB: it is a shard's write budget for a second (1 MiB), so one
@@ -33,7 +33,7 @@ const MAX_RECORDS_PER_CALL = 500;
  * sooner; and kinesalite, which joins a request body's chunks one at a time, takes several times
  * longer per byte for calls of several MiB. What does not fit goes in other calls, alongside.
  */
-const MAX_BYTES_PER_CALL = 1024 * 1024;
+export const MAX_BYTES_PER_CALL = 1024 * 1024;
 
 export interface StreamWriterOptions {
   readonly maxConcurrentCalls: number;
