@@ -259,6 +259,16 @@ export function produceHandler(dataPath: DataPath): ApiHandler<ProduceRequest, P
               continue;
             }
             if (begun.kind === 'error') {
+              if (dataPath.logs.ledLease(lookup.topic.topicId, partitionData.index) === undefined) {
+                // This node stopped leading the partition while the batch waited (an earlier one
+                // was refused NOT_LEADER_OR_FOLLOWER unwritten, say): like a Kafka broker that is
+                // no longer the leader, send the producer to the new one, which checks the
+                // sequence against what was written. An out-of-order answer here would make an
+                // idempotent producer bump its epoch for a gap that is no fault of its own.
+                slot.errorCode = ErrorCode.NOT_LEADER_OR_FOLLOWER;
+                slot.errorMessage = `this gateway stopped leading the partition (${begun.message})`;
+                continue;
+              }
               dataPath.metrics?.sequenceError(begun.errorCode);
               slot.errorCode = begun.errorCode;
               slot.errorMessage = begun.message;

@@ -362,7 +362,7 @@ export class LibrdkafkaIdempotentProducer implements ProducerOutcome {
       this.acked.set(event.ack, { partition: event.p as number, offset: event.o === null || event.o === undefined ? undefined : BigInt(event.o) });
       this.nacked.delete(event.ack);
     } else if (event.nack !== undefined) {
-      this.nacked.set(event.nack, event.error ?? '?');
+      this.nacked.set(event.nack, `partition ${event.p ?? '?'}: ${event.error ?? '?'}`);
       this.failures.add(errorSummary(event.error ?? '?'));
     } else if (event.new_producer !== undefined) {
       this.producers = event.new_producer;

@@ -1,5 +1,25 @@
 import { connect, type Socket } from 'node:net';
+import type { MessageCodec } from '../../src/protocol/codec.js';
+import { requestHeader, requestHeaderVersion, responseHeader, responseHeaderVersion } from '../../src/protocol/messages/index.js';
+import { Reader, Writer } from '../../src/protocol/primitives.js';
 import { FrameReader } from '../../src/server/frames.js';
+
+let correlation = 1;
+
+/** A request (header and body) as the payload of a frame, for RawClient.sendFrame. */
+export function requestFrame<T>(apiKey: number, version: number, codec: MessageCodec<T>, body: T, clientId = 'kkg-raw-client'): Buffer {
+  const writer = new Writer(256);
+  requestHeader.encode(writer, { requestApiKey: apiKey, requestApiVersion: version, correlationId: correlation++, clientId }, requestHeaderVersion(apiKey, version));
+  codec.encode(writer, body, version);
+  return Buffer.from(writer.finish());
+}
+
+/** The body of a response frame (from RawClient.nextFrame) to a request of this api key and version. */
+export function parseResponse<T>(apiKey: number, version: number, codec: MessageCodec<T>, frame: Buffer): T {
+  const reader = new Reader(frame);
+  responseHeader.decode(reader, responseHeaderVersion(apiKey, version));
+  return codec.decode(reader, version);
+}
 
 /** A bare TCP client that sends bytes and collects size-prefixed response frames. */
 export class RawClient {

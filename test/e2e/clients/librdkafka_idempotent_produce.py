@@ -12,7 +12,7 @@ order, and carry on. Without it, a fatal error ends producing.
 
 Record i has key "<name>-k<i % keys>" and value "<name>|<i>|" padded to value_bytes. Lines out:
   {"ack": i, "p": partition, "o": offset}     delivered
-  {"nack": i, "error": "..."}                 failed (message timed out, fatal error, ...)
+  {"nack": i, "p": partition, "error": "..."}  failed (message timed out, fatal error, ...)
   {"error": "...", "fatal": bool}             error_cb (connection errors, fatal errors)
   {"new_producer": n, "resend": count}        a new producer after a fatal error
   {"done": produced, "unflushed": n, "fatal_error": "..." | null}   last line
@@ -83,7 +83,7 @@ def reporter(index):
             emit({"ack": index, "p": msg.partition(), "o": msg.offset()})
         else:
             failed.add(index)
-            emit({"nack": index, "error": str(err)})
+            emit({"nack": index, "p": msg.partition(), "error": str(err)})
     return on_delivery
 
 
