@@ -234,6 +234,9 @@ describe('three gateway nodes', { timeout: 900_000 }, () => {
       // machine, and a timed-out request leaves librdkafka 2.0.2 unsure whether it was written
       // (see the takeover below).
       config: { 'queue.buffering.max.messages': 300, 'linger.ms': 20, 'topic.metadata.refresh.interval.ms': 1000, 'request.timeout.ms': 30_000 },
+      // Kept for a failure's diagnosis: what librdkafka did with the partitions whose deliveries failed.
+      debug: 'eos,topic,msg',
+      debugLogFile: join(workDir, 'librdkafka-producer.log'),
     });
     const producers: ProducerOutcome[] = [kjs, rdk];
     const rdkMember = (name: string): ClientProcess =>
@@ -275,6 +278,10 @@ describe('three gateway nodes', { timeout: 900_000 }, () => {
         await step();
       } catch (err) {
         t.diagnostic(state());
+        const failedPartitions = [...new Set([...rdk.nacked.values()].map((failure) => /^partition (\d+)/.exec(failure)?.[1]))];
+        for (const partition of failedPartitions) {
+          t.diagnostic(`librdkafka on partition ${partition}:\n${rdk.debugLines(new RegExp(`\\[${partition}\\]|IDEMPSTATE|DRAIN`), 60).join('\n')}`);
+        }
         for (const [nodeId, gateway] of gateways) {
           const lines = gateway.output().split('\n').filter((l) => /"level":[4-6]0|partition opened|handed over|lease ran out/.test(l)).slice(-25);
           t.diagnostic(`node ${nodeId} warnings:\n${lines.join('\n')}`);

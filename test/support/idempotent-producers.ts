@@ -13,7 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -278,6 +278,9 @@ export interface LibrdkafkaProducerOptions {
    * fatal error ends producing.
    */
   readonly newProducerOnFatal?: boolean;
+  /** librdkafka's `debug` contexts ("eos,msg,topic"), logged to `debugLogFile` (see debugLines). */
+  readonly debug?: string;
+  readonly debugLogFile?: string;
 }
 
 const PRODUCE_SCRIPT = fileURLToPath(new URL('../e2e/clients/librdkafka_idempotent_produce.py', import.meta.url));
@@ -328,14 +331,16 @@ export class LibrdkafkaIdempotentProducer implements ProducerOutcome {
       config: {
         ...options.config,
         // librdkafka's debug log (e.g. "eos,msg,protocol") goes to KKG_TEST_LIBRDKAFKA_STDERR.
+        ...(options.debug !== undefined ? { debug: options.debug } : {}),
         ...(process.env.KKG_TEST_LIBRDKAFKA_DEBUG !== undefined ? { debug: process.env.KKG_TEST_LIBRDKAFKA_DEBUG } : {}),
       },
     };
+    this.debugLogFile = process.env.KKG_TEST_LIBRDKAFKA_STDERR ?? options.debugLogFile;
     this.child = spawn(DEBIAN_PYTHON, [PRODUCE_SCRIPT, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const stderrFile = process.env.KKG_TEST_LIBRDKAFKA_STDERR;
+    const stderrFile = this.debugLogFile;
     this.child.stderr?.on('data', (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-5000);
-      // With librdkafka's `debug` property set in `config`, its log goes here.
+      // With librdkafka's `debug` property set, its log goes here.
       if (stderrFile !== undefined) appendFileSync(stderrFile, d);
     });
     const lines = createInterface({ input: this.child.stdout as NodeJS.ReadableStream });
@@ -344,6 +349,13 @@ export class LibrdkafkaIdempotentProducer implements ProducerOutcome {
   }
 
   readonly name: string;
+  private readonly debugLogFile: string | undefined;
+
+  /** The last `count` lines of librdkafka's debug log that match `pattern`. */
+  debugLines(pattern: RegExp, count: number): string[] {
+    if (this.debugLogFile === undefined || !existsSync(this.debugLogFile)) return [];
+    return readFileSync(this.debugLogFile, 'utf8').split('\n').filter((line) => pattern.test(line)).slice(-count);
+  }
 
   private onLine(line: string): void {
     const event = JSON.parse(line) as {
