@@ -63,6 +63,7 @@ import { createKinesisClient } from '../src/kinesis/client.js';
 import { decodeAggregate } from '../src/kinesis/kpl.js';
 import { toKplRecords, type GatewayRecord, type KinesisPutEntry } from '../src/kinesis/record-formats.js';
 import { MAX_BYTES_PER_CALL, MAX_RECORDS_PER_CALL } from '../src/log/stream-writer.js';
+import type { ProduceAckMode } from '../src/log/topic-configs.js';
 import { startGatewayProcess, type GatewayProcess } from '../test/support/gateway-process.js';
 import { startLocalAwsProcess } from '../test/support/local-aws-process.js';
 import { freePort } from '../test/support/ports.js';
@@ -252,9 +253,7 @@ function kafka(bootstrap: string): kafkajs.Kafka {
   return new kafkajs.Kafka({ clientId: 'kkg-bench', brokers: [bootstrap], logLevel: kafkajs.logLevel.NOTHING, requestTimeout: 120_000 });
 }
 
-type AckMode = 'observed' | 'immediate';
-
-async function createTopics(bootstrap: string, topics: string[], ackMode: AckMode = 'observed'): Promise<void> {
+async function createTopics(bootstrap: string, topics: string[], ackMode: ProduceAckMode = 'observed'): Promise<void> {
   const admin = kafka(bootstrap).admin();
   await admin.connect();
   try {
@@ -496,7 +495,7 @@ async function runRound(values: readonly Buffer[], warmUp: readonly Buffer[], py
   }
 
   /** On `run`'s gateway: a 4-partition topic, the producer's warm-up, then its timed run. */
-  const produceOn = async (run: GatewayRun, path: PathName, ackMode: AckMode, client: 'kafkajs' | 'librdkafka'): Promise<void> => {
+  const produceOn = async (run: GatewayRun, path: PathName, ackMode: ProduceAckMode, client: 'kafkajs' | 'librdkafka'): Promise<void> => {
     const bootstrap = run.gateway.bootstrap;
     await createTopics(bootstrap, ['bench'], ackMode);
     const measure = (work: () => Promise<Measured>): Promise<{ result: { result: Measured; cpu: CpuUse }; calls: KinesisCalls }> =>
@@ -542,7 +541,7 @@ async function runRound(values: readonly Buffer[], warmUp: readonly Buffer[], py
   }
 
   /** A producer alone on fresh stand-ins and gateway. */
-  const produceOnly = async (path: PathName, ackMode: AckMode, client: 'kafkajs' | 'librdkafka'): Promise<void> => {
+  const produceOnly = async (path: PathName, ackMode: ProduceAckMode, client: 'kafkajs' | 'librdkafka'): Promise<void> => {
     const fresh = await gatewayOnFreshServices();
     try {
       await produceOn(fresh, path, ackMode, client);

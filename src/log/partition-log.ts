@@ -221,7 +221,6 @@ export class PartitionLog {
     });
   }
 
-
   /**
    * The offset of the first record of this partition at or after the Kinesis record with this
    * sequence number, once the tailer has read that far. Rejects with LeadershipLostError when

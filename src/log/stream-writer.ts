@@ -26,8 +26,8 @@ export class WriteError extends Error {
 /** PutRecords's limit: 500 records per call. */
 export const MAX_RECORDS_PER_CALL = 500;
 /**
- * A call carries at most this much (data plus partition keys; one larger record goes alone), well
- * below PutRecords's 5 MiB: it is a shard's write budget for a second (1 MiB), so one
+ * A call carries at most this much (data plus partition keys; a Kinesis record is at most as
+ * large), well below PutRecords's 5 MiB: it is a shard's write budget for a second (1 MiB), so one
  * partition's records beyond it would be throttled in part; a call's records are all answered
  * when the last is written, so smaller calls let the next records of its partitions go out
  * sooner; and kinesalite, which joins a request body's chunks one at a time, takes several times

@@ -27,6 +27,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, it, type TestContext } from 'node:test';
 import kafkajs from 'kafkajs';
 import { startDynalite, startKinesalite, type LocalService } from '../../src/embedded-aws.js';
+import { PRODUCE_ACK_MODES, type ProduceAckMode } from '../../src/log/topic-configs.js';
 import { pythonConsume, pythonConsumeStream, type ClientRecord, type ConsumedRecord } from '../support/client-drivers.js';
 import { recordId } from '../support/data-path-records.js';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
@@ -159,7 +160,7 @@ async function untilAcked(loop: ProducerLoop, count: number, timeoutMs = 60_000)
 const hex = (b: Buffer | null): string | null => (b === null ? null : b.toString('hex'));
 const place = (r: { partition: number; offset: bigint }): string => `${r.partition}/${r.offset}`;
 
-async function crashScenario(t: TestContext, ackMode: 'observed' | 'immediate'): Promise<void> {
+async function crashScenario(t: TestContext, ackMode: ProduceAckMode): Promise<void> {
   const TOPIC = `crash-${ackMode}`;
   const admin = kafka('kkg-crash-admin').admin();
   await admin.connect();
@@ -255,7 +256,7 @@ async function crashScenario(t: TestContext, ackMode: 'observed' | 'immediate'):
   );
 }
 
-for (const ackMode of ['observed', 'immediate'] as const) {
+for (const ackMode of PRODUCE_ACK_MODES) {
   it(`kill -9 twice while producing and consuming: no acknowledged record lost, every offset keeps its record (produce.ack.mode=${ackMode})`, { timeout: 240_000 }, (t) =>
     crashScenario(t, ackMode),
   );

@@ -22,6 +22,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import kafkajs from 'kafkajs';
 import { startDynalite, type LocalService } from '../../src/embedded-aws.js';
+import type { ProduceAckMode } from '../../src/log/topic-configs.js';
 import {
   kafkajsConsume,
   kafkajsHeaderOrder,
@@ -50,7 +51,7 @@ function admin(bootstrap: string): kafkajs.Admin {
 interface Backend {
   readonly name: string;
   /** The topic's produce.ack.mode. */
-  readonly ackMode: 'observed' | 'immediate';
+  readonly ackMode: ProduceAckMode;
   /** Starts what the gateway needs and returns its flags. */
   start(): Promise<Record<string, string>>;
   stop(): Promise<void>;
